@@ -1,0 +1,22 @@
+"""colorlab: learn exemplar-based colorization by building Gray2ColorNet.
+
+Importing ``colorlab`` is cheap: it does not import TensorFlow, Keras or JAX.
+Submodules (``colorlab.color``, ``colorlab.io``, ``colorlab.models``, ...) are
+imported on first use.
+"""
+
+import importlib
+
+from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("color", "io", "models", "losses", "exercises", "plotting")
+
+__all__ = ["ColorlabError", "ConfigError", "ImageLoadError", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"colorlab.{name}")
+    raise AttributeError(f"module 'colorlab' has no attribute {name!r}")

@@ -1,0 +1,13 @@
+"""Typed errors. Every error colorlab raises on bad input derives from ColorlabError."""
+
+
+class ColorlabError(Exception):
+    """Base class of every error colorlab raises on purpose."""
+
+
+class ImageLoadError(ColorlabError):
+    """A file could not be read as an image; the message names the file and the problem."""
+
+
+class ConfigError(ColorlabError, ValueError):
+    """An invalid configuration or argument value (unknown config name, bad shape, ...)."""
