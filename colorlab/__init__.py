@@ -7,13 +7,13 @@ imported on first use.
 
 import importlib
 
-from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
+from colorlab.errors import ColorlabError, ConfigError, ImageLoadError, OutputExistsError
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("color", "io", "models", "losses", "exercises", "plotting")
 
-__all__ = ["ColorlabError", "ConfigError", "ImageLoadError", "__version__", *_SUBMODULES]
+__all__ = ["ColorlabError", "ConfigError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name):

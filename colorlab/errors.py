@@ -11,3 +11,7 @@ class ImageLoadError(ColorlabError):
 
 class ConfigError(ColorlabError, ValueError):
     """An invalid configuration or argument value (unknown config name, bad shape, ...)."""
+
+
+class OutputExistsError(ColorlabError, FileExistsError):
+    """An output file exists already and overwriting was not asked for."""
