@@ -11,8 +11,15 @@ from colorlab import __version__
 from colorlab.errors import ColorlabError
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="colorlab",
         description="Exemplar-based colorization (Gray2ColorNet), built chapter by chapter.",
     )
@@ -47,6 +54,9 @@ def main(argv=None) -> int:
     except ColorlabError as error:
         print(f"colorlab: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # disk full, permissions, ...: still one line, never a traceback
+        print(f"colorlab: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
