@@ -1,0 +1,276 @@
+"""GCFN, the gated colour fusion network: matched colours where the match is good, the palette elsewhere.
+
+The paper's design (Lu et al., ACM MM 2020) has two sources of colour for each target position:
+
+* **Semantic colour** — the reference's colour features warped onto the target by the correspondence
+  (:mod:`colorlab.models.correspondence`). Precise where the target has a true counterpart in the reference,
+  wrong where it has none (a red car in the target, no car in the reference).
+* **Global colour** — the reference's colour *distribution*: its soft 21 x 21 = 441-bin ab histogram
+  (:func:`colorlab.color.soft_ab_histogram`), turned by dense layers into one feature vector per decoder scale
+  and broadcast over all positions (:class:`HistogramEncoder`). It knows which colours the reference has, not
+  where — so colours absent from the matches can still be transferred ("transfer *more* colours").
+
+A **gate** ``Omega`` in (0, 1) per target position decides between them::
+
+    fused = warped * Omega + global * (1 - Omega)
+
+at three scales (1/8, 1/4, 1/2 of the input), and the decoder adds ``fused`` to its features there.
+
+The gate (paper vs ours)
+------------------------
+*The paper's* gate (:class:`FullColumnGate`, ``gate="full_column"``): the whole row of cosine correlations of a
+target position with every reference position — 4096 numbers for a 128 x 128 reference — through a 4096 -> 1024
+-> 1 MLP with a sigmoid. Its input size is the number of reference positions, so the reference must always have
+exactly the training size, and the order of the inputs is tied to *where* in the reference a match is, which
+should not matter.
+
+*Ours* (:class:`StatsGate`, ``gate="stats"``, the default): the same question — "did this position find a
+convincing match?" — asked through statistics of the row that do not depend on the reference's size or layout:
+the ``k`` largest correlations (sorted), the mean correlation, and the normalised entropy of the attention row
+(0 = one clear match, 1 = looks everywhere equally). A small MLP with a sigmoid maps these ``k + 2`` numbers to
+``Omega``. Any reference size works, and the gate is invariant to permuting reference positions.
+
+Both gates are computed at the matching scale (1/2); the maps at 1/4 and 1/8 are 2 x 2 and 4 x 4 averages
+(*ours*; the official code keeps every second / fourth value).
+
+The warped colour features come at the matching scale (``2w`` channels); the paper turns them into the 1/4 and
+1/8 scales with two more convolution blocks applied *after* warping (:class:`WarpedColorPyramid`), i.e. on the
+target's geometry.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from colorlab.errors import ConfigError
+from colorlab.models.encoder import ConvBlock
+
+__all__ = ["HistogramEncoder", "StatsGate", "FullColumnGate", "WarpedColorPyramid", "GCFN"]
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
+class HistogramEncoder(layers.Layer):
+    """The colour-distribution branch: ab histogram -> one global colour vector per decoder scale.
+
+    The paper's: three dense layers of 512 units with ReLU, then three heads of 512, 256 and 128 units with ReLU
+    (one per decoder scale, 1/8, 1/4, 1/2). Ours scales these with ``base_width`` (``8w``; ``8w, 4w, 2w``).
+
+    Args:
+        widths: units of the three heads, coarsest scale first (paper: ``(512, 256, 128)``).
+        hidden: units of the shared layers (paper: 512).
+        depth: how many shared layers (paper: 3).
+
+    Input: histogram ``(N, B)`` (B = 441 for 21 x 21 bins), rows summing to 1.
+    Output: list ``[(N, widths[0]), (N, widths[1]), (N, widths[2])]``.
+    """
+
+    def __init__(self, widths=(512, 256, 128), hidden=512, depth=3, **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(int(w) for w in widths)
+        self.hidden = int(hidden)
+        self.depth = int(depth)
+        self.shared = [layers.Dense(self.hidden, activation="relu", name=f"dense{i + 1}") for i in range(self.depth)]
+        self.heads = [layers.Dense(w, activation="relu", name=f"head{i + 1}") for i, w in enumerate(self.widths)]
+
+    def call(self, histogram):
+        x = histogram
+        for dense in self.shared:
+            x = dense(x)
+        return [head(x) for head in self.heads]
+
+    def get_config(self):
+        return {**super().get_config(), "widths": list(self.widths), "hidden": self.hidden, "depth": self.depth}
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
+class StatsGate(layers.Layer):
+    """Our gate: ``Omega`` from statistics of each target position's correlation row (any reference size).
+
+    Features per target position (``k + 2`` numbers): the ``k`` largest cosine correlations, sorted; the mean
+    correlation over real (unpadded) reference positions; the normalised entropy of the attention row. Then
+    ``Dense(hidden, relu) -> Dense(1, sigmoid)``. If the reference has fewer than ``k`` positions, the missing
+    values count as -1 (the lowest cosine).
+
+    Args:
+        top_k: ``k``.
+        hidden: hidden units.
+
+    Inputs: ``correlation`` ``(N, Lt, Lr)`` (cosines), ``attention`` ``(N, Lt, Lr)`` (rows sum to 1),
+    optional ``reference_mask`` ``(N, Hr, Wr)`` or ``(N, Lr)``, 1 = real position.
+    Output: ``Omega`` ``(N, Lt)`` in (0, 1).
+    """
+
+    def __init__(self, top_k=8, hidden=64, **kwargs):
+        super().__init__(**kwargs)
+        self.top_k = int(top_k)
+        self.hidden = int(hidden)
+        self.dense = layers.Dense(self.hidden, activation="relu", name="dense")
+        self.out = layers.Dense(1, activation="sigmoid", name="out")
+
+    def build(self, correlation_shape):
+        self.dense.build((None, None, self.top_k + 2))
+        self.out.build((None, None, self.hidden))
+
+    def statistics(self, correlation, attention, reference_mask=None):
+        """The gate's input features, ``(N, Lt, k + 2)``: top-k cosines, mean cosine, normalised entropy."""
+        correlation = ops.cast(correlation, "float32")
+        attention = ops.cast(attention, "float32")
+        if reference_mask is None:
+            mask = ops.ones_like(correlation[:, :1, :])
+        else:
+            mask = ops.reshape(ops.cast(reference_mask, "float32"), (ops.shape(correlation)[0], 1, -1))
+        low = -ops.ones_like(correlation[..., :1])                               # (N, Lt, 1)
+        candidates = ops.concatenate([ops.where(mask > 0.5, correlation, low), ops.repeat(low, self.top_k, -1)],
+                                     axis=-1)
+        top, _ = ops.top_k(candidates, self.top_k, sorted=True)                 # (N, Lt, k)
+        count = ops.sum(mask, axis=-1, keepdims=True)                            # (N, 1, 1)
+        mean = ops.sum(correlation * mask, axis=-1, keepdims=True) / ops.maximum(count, 1.0)
+        entropy = -ops.sum(attention * ops.log(attention + 1e-12), axis=-1, keepdims=True)
+        entropy = entropy / ops.log(ops.maximum(count, 2.0))                     # 0 one-hot .. 1 uniform
+        return ops.concatenate([top, mean, entropy], axis=-1)
+
+    def call(self, correlation, attention, reference_mask=None):
+        features = self.statistics(correlation, attention, reference_mask)
+        return ops.squeeze(self.out(self.dense(features)), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "top_k": self.top_k, "hidden": self.hidden}
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
+class FullColumnGate(layers.Layer):
+    """The paper's gate: the full correlation row of each target position through an MLP.
+
+    ``Dense(hidden, relu) -> Dense(1, sigmoid)`` on the ``Lr`` cosines of a target position with every reference
+    position (paper: ``Lr = 4096``, ``hidden = 1024``). The reference must therefore always have the same number
+    of matching positions.
+
+    Args:
+        reference_positions: ``Lr``, fixed.
+        hidden: hidden units (paper: 1024).
+
+    Input: ``correlation`` ``(N, Lt, Lr)``. Output: ``Omega`` ``(N, Lt)`` in (0, 1).
+    Raises :class:`ConfigError` if the correlation has another number of reference positions.
+    """
+
+    def __init__(self, reference_positions=4096, hidden=1024, **kwargs):
+        super().__init__(**kwargs)
+        self.reference_positions = int(reference_positions)
+        self.hidden = int(hidden)
+        self.dense = layers.Dense(self.hidden, activation="relu", name="dense")
+        self.out = layers.Dense(1, activation="sigmoid", name="out")
+
+    def build(self, correlation_shape):
+        self.dense.build((None, None, self.reference_positions))
+        self.out.build((None, None, self.hidden))
+
+    def call(self, correlation, attention=None, reference_mask=None):
+        positions = correlation.shape[-1]
+        if positions is not None and positions != self.reference_positions:
+            raise ConfigError(f"the 'full_column' gate (the paper's) needs exactly {self.reference_positions} "
+                              f"reference positions at the matching scale, got {positions}: resize the reference "
+                              "to the config's reference_size, or use gate='stats', which takes any size")
+        return ops.squeeze(self.out(self.dense(ops.cast(correlation, "float32"))), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "reference_positions": self.reference_positions, "hidden": self.hidden}
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
+class WarpedColorPyramid(layers.Layer):
+    """Turns warped colour features at the matching scale into the three decoder scales (the paper's design).
+
+    Input: warped ``(N, H/2, W/2, 2w)`` (already on the target's grid; H, W multiples of 8).
+    Output: ``[(N, H/8, W/8, 8w), (N, H/4, W/4, 4w), (N, H/2, W/2, 2w)]`` — coarsest first, the order the decoder
+    consumes them. The 1/2 map is the warped input itself; the others come from two convolution blocks (2
+    convolutions each, the first with stride 2; ours, where the official code subsamples).
+    """
+
+    def __init__(self, base_width=64, **kwargs):
+        super().__init__(**kwargs)
+        self.base_width = int(base_width)
+        self.block_quarter = ConvBlock(4 * self.base_width, convs=2, strides=2, name="block_quarter")
+        self.block_eighth = ConvBlock(8 * self.base_width, convs=2, strides=2, name="block_eighth")
+
+    def call(self, warped):
+        quarter = self.block_quarter(warped)
+        return [self.block_eighth(quarter), quarter, warped]
+
+    def get_config(self):
+        return {**super().get_config(), "base_width": self.base_width}
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
+class GCFN(layers.Layer):
+    """Gated colour fusion at three scales: ``fused = warped * Omega + global * (1 - Omega)``.
+
+    Args:
+        base_width: ``w``; fused features have ``8w, 4w, 2w`` channels at 1/8, 1/4, 1/2 of the input.
+        gate: ``"stats"`` (ours, any reference size) or ``"full_column"`` (the paper's).
+        gate_top_k, gate_hidden: the gate's ``k`` (stats only) and hidden units.
+        reference_positions: matching positions of the reference (``full_column`` only; paper 4096).
+        hist_bins: bins per ab axis of the reference histogram (paper: 21).
+
+    ``call(warped, correlation, attention, reference_ab, reference_mask=None, return_internals=False)``:
+
+    Inputs:
+        warped: warped colour features ``(N, H/2, W/2, 2w)`` on the target's (padded) grid.
+        correlation, attention: ``(N, (H/2)(W/2), Lr)`` from :class:`Correspondence`.
+        reference_ab: the reference's ab ``(N, h, w, 2)`` in model units (``ab / 110``), unpadded: its histogram
+            is computed here with :func:`colorlab.color.soft_ab_histogram` (in Lab units, ``ab_max = 110``).
+        reference_mask: ``(N, Hr, Wr)`` of real reference positions (padding excluded from the gate statistics).
+    Output: list of fused features ``[(N, H/8, W/8, 8w), (N, H/4, W/4, 4w), (N, H/2, W/2, 2w)]``; with
+    ``return_internals`` also a dict: ``gate`` (three maps ``(N, h_s, w_s, 1)``, same order), ``global`` (three
+    vectors ``(N, C_s)``), ``warped`` (the three warped maps) and ``histogram`` ``(N, hist_bins**2)``.
+    """
+
+    def __init__(self, base_width=64, gate="stats", gate_top_k=8, gate_hidden=64, reference_positions=4096,
+                 hist_bins=21, **kwargs):
+        super().__init__(**kwargs)
+        if gate not in ("stats", "full_column"):
+            raise ConfigError(f"GCFN: gate must be 'stats' or 'full_column', got {gate!r}")
+        self.base_width = int(base_width)
+        self.gate = gate
+        self.gate_top_k = int(gate_top_k)
+        self.gate_hidden = int(gate_hidden)
+        self.reference_positions = int(reference_positions)
+        self.hist_bins = int(hist_bins)
+        w = self.base_width
+        self.pyramid = WarpedColorPyramid(w, name="warped_pyramid")
+        self.histogram_encoder = HistogramEncoder(widths=(8 * w, 4 * w, 2 * w), hidden=8 * w,
+                                                  name="histogram_encoder")
+        if gate == "stats":
+            self.gate_layer = StatsGate(self.gate_top_k, self.gate_hidden, name="gate")
+        else:
+            self.gate_layer = FullColumnGate(self.reference_positions, self.gate_hidden, name="gate")
+        self.pool_quarter = layers.AveragePooling2D(2, name="gate_pool_quarter")
+        self.pool_eighth = layers.AveragePooling2D(4, name="gate_pool_eighth")
+
+    def histogram(self, reference_ab):
+        """Soft ab histogram of the reference: ``(N, h, w, 2)`` model units -> ``(N, hist_bins**2)``."""
+        from colorlab.color import AB_SCALE, soft_ab_histogram
+
+        return soft_ab_histogram(ops.cast(reference_ab, "float32") * AB_SCALE, bins=self.hist_bins,
+                                 ab_max=AB_SCALE)
+
+    def call(self, warped, correlation, attention, reference_ab, reference_mask=None, return_internals=False):
+        shape = ops.shape(warped)
+        omega = self.gate_layer(correlation, attention, reference_mask)          # (N, Lt)
+        omega_half = ops.cast(ops.reshape(omega, (shape[0], shape[1], shape[2], 1)), warped.dtype)
+        gates = [self.pool_eighth(omega_half), self.pool_quarter(omega_half), omega_half]
+        histogram = self.histogram(reference_ab)
+        globals_ = self.histogram_encoder(histogram)
+        warped_maps = self.pyramid(warped)
+        fused = []
+        for w_map, g_vec, omega_s in zip(warped_maps, globals_, gates):
+            g_map = ops.cast(g_vec, w_map.dtype)[:, None, None, :]
+            fused.append(w_map * omega_s + g_map * (1.0 - omega_s))
+        if not return_internals:
+            return fused
+        return fused, {"gate": gates, "global": globals_, "warped": warped_maps, "histogram": histogram}
+
+    def get_config(self):
+        return {**super().get_config(), "base_width": self.base_width, "gate": self.gate,
+                "gate_top_k": self.gate_top_k, "gate_hidden": self.gate_hidden,
+                "reference_positions": self.reference_positions, "hist_bins": self.hist_bins}
