@@ -384,8 +384,8 @@ class LossWeights:
     ==============  =======  =========  ==============================================================
     reconstruction  0.31     3.1        an all-gray output scores 0.25 on these photos
     histogram       0.54     6.9        χ² ∈ [0, 1]; a gray output vs the reference: 0.58
-    classification  12.5     1014       above log 365 ≈ 5.9: the head's default init gives logits of
-                                        std ≈ 3.5; with a 10× smaller head init: 6.1 / 94
+    classification  5.8      106        ≈ log 365 ≈ 5.9: the head's N(0, 0.01) kernel init gives logits of
+                                        std ≈ 0.6 (with Keras' default init: 12.5 / 1014)
     adversarial     0.70     0.60       ≈ log 2: the untrained discriminator says 0.5 everywhere
     tv              0.059    2.2        real photos: 0.021
     ==============  =======  =========  ==============================================================
@@ -394,9 +394,9 @@ class LossWeights:
     about equal to the ground truth's (3.1) — the two colour sources the model must reconcile; adversarial 0.01
     is pix2pix's 1 : 100 ratio of GAN to L1 (its weight 100 on L1), so the GAN term sharpens late rather than
     steering early training (0.006 at initialisation); tv 0.1 keeps smoothing at ≈ 7% of the reconstruction
-    pull, enough to remove speckle without flattening edges; classification 0.01 is auxiliary (≈ 0.3 of the
-    reconstruction pull) *if* the head starts with small logits — with default-initialised logits it is 3× the
-    reconstruction pull at the start, so lower it (≈ 0.001) or initialise the head small.
+    pull, enough to remove speckle without flattening edges; classification 0.01 is auxiliary: ≈ 0.37 of the
+    reconstruction pull (0.01·106 vs 2.9), because :class:`colorlab.models.ClassificationHead` starts with small
+    logits — with Keras' default init it would be 3× the reconstruction pull at the start.
     """
 
     reconstruction: float = 1.0
