@@ -17,8 +17,11 @@ Where the numbers come from
   reference is resized to exactly 128 x 128); encoder blocks of 64/128/256/512 channels then two dilated 512-channel blocks; softmax temperature
   0.01; a 21 x 21 = 441-bin ab histogram; a gate computed from the whole correlation column (64 x 64 = 4096
   reference positions at the matching scale, half of 128), with a hidden layer of 1024 units; 2 residual blocks
-  per decoder stage; a patch discriminator of width 64.
+  per decoder stage. The paper trains with a patch discriminator but the release has none, so its size is not
+  published.
 *Ours*, with the reason:
+  the patch discriminator: width 64 and 3 strided layers for ``paper`` are pix2pix's 70 x 70 PatchGAN, not the
+  paper's (unpublished);
   ``num_classes`` = 365: we train on Places365 scene labels (the paper classifies ImageNet's 1000 classes);
   ``tiny`` and ``course`` shrink the widths (8 and 32 instead of 64) so they fit a CPU and a course GPU budget;
   the default gate ``"stats"`` works for a reference of any size (see :mod:`colorlab.models.gcfn`);
@@ -67,7 +70,7 @@ class Gray2ColorConfig:
         hist_bins: bins per ab axis of the reference histogram (paper: 21, so 441 bins).
         res_blocks: residual blocks per decoder stage (paper: 2).
         num_classes: classification head size; 0 means no head (tiny). Course/paper: 365 Places365 scenes.
-        disc_width: channels of the patch discriminator's first layer (paper: 64).
+        disc_width: channels of the patch discriminator's first layer (``paper``: 64, pix2pix's width; the paper publishes none).
         disc_layers: strided layers of the patch discriminator (3, as in pix2pix's 70 x 70 PatchGAN).
         loss_weights: weights of the five losses, keys ``reconstruction, histogram, classification,
             adversarial, tv`` (ours; see the module docstring). Treat as read-only.
