@@ -1,0 +1,139 @@
+"""Exercise checkers: every reference solution passes its own checker, wrong answers and ``None`` are rejected.
+
+The generic tests run over every chapter module in ``CHAPTERS``; a new chapter adds its module name there.
+Chapter-specific tests (reference solutions against hand-computed or scikit-image values) follow below.
+"""
+
+import importlib
+
+import numpy as np
+import pytest
+
+# A chapter with exercises adds "colorlab.exercises.chNN" here.
+CHAPTERS = [
+    "colorlab.exercises.ch01",
+]
+
+
+def _exercises():
+    params = []
+    for module_name in CHAPTERS:
+        module = importlib.import_module(module_name)
+        for name in module.check.exercises:
+            params.append(pytest.param(module_name, name, id=f"{module_name.rsplit('.', 1)[-1]}-{name}"))
+    return params
+
+
+EXERCISES = _exercises()
+
+
+def _chapter(module_name, name):
+    module = importlib.import_module(module_name)
+    return module.check, module.check.exercises[name]
+
+
+def _off_by_one(solution):
+    """A wrong answer of the right shape: the reference plus 1 everywhere."""
+    def wrong(*args):
+        return np.asarray(solution(*args), dtype=np.float64) + 1.0
+    return wrong
+
+
+@pytest.mark.parametrize("module_name, name", EXERCISES)
+def test_reference_solution_passes_and_is_returned(module_name, name, capsys):
+    check, exercise = _chapter(module_name, name)
+    assert len(exercise.cases) >= 2, "check each exercise on at least two inputs"
+    returned = check(name, exercise.solution)
+    assert returned is exercise.solution
+    assert capsys.readouterr().out.strip() == f"✓ {name}: correct"
+
+
+@pytest.mark.parametrize("module_name, name", EXERCISES)
+def test_wrong_answer_is_rejected_with_the_reference_returned(module_name, name, capsys):
+    check, exercise = _chapter(module_name, name)
+    wrong = _off_by_one(exercise.solution)
+    returned = check(name, wrong)
+    assert returned is exercise.solution
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"✗ {name}: case 0 is off by up to 1"), out
+    assert "using the reference solution" in out
+
+
+@pytest.mark.parametrize("module_name, name", EXERCISES)
+def test_unwritten_answer_falls_back_to_the_reference(module_name, name, capsys):
+    check, exercise = _chapter(module_name, name)
+    returned = check(name, lambda *args: None)
+    assert returned is exercise.solution
+    assert capsys.readouterr().out.strip() == f"… {name}: not written yet — using the reference solution"
+
+
+@pytest.mark.parametrize("module_name, name", EXERCISES)
+def test_wrong_shape_and_crash_are_reported(module_name, name, capsys):
+    check, exercise = _chapter(module_name, name)
+    assert check(name, lambda *args: np.zeros((7, 1, 3))) is exercise.solution
+    assert "has shape (7, 1, 3)" in capsys.readouterr().out
+
+    def crashes(*args):
+        raise ValueError("boom")
+
+    assert check(name, crashes) is exercise.solution
+    assert capsys.readouterr().out.strip() == f"✗ {name}: raised ValueError: boom"
+
+
+@pytest.mark.parametrize("module_name", CHAPTERS)
+def test_unknown_exercise_name_is_a_key_error_listing_the_names(module_name):
+    module = importlib.import_module(module_name)
+    with pytest.raises(KeyError, match="this chapter has"):
+        module.check("no_such_exercise", lambda: None)
+
+
+# --- chapter 01: the reference solutions against independent values --------------------------------------------
+
+def test_ch01_chroma_hue_hand_values():
+    from colorlab.exercises.ch01 import chroma_hue
+
+    ab = np.array([[30.0, 40.0], [0.0, 0.0], [-20.0, 0.0], [0.0, -50.0], [10.0, 10.0], [1.0, -1e-9]])
+    chroma, hue = chroma_hue(ab)
+    np.testing.assert_allclose(chroma, [50.0, 0.0, 20.0, 50.0, np.sqrt(200.0), 1.0], atol=1e-12)
+    np.testing.assert_allclose(hue[:5], [np.degrees(np.arctan(4 / 3)), 0.0, 180.0, 270.0, 45.0], atol=1e-9)
+    assert 359.9 < hue[5] < 360.0  # just below +a: wraps to the top of [0, 360), not to a negative angle
+
+
+def test_ch01_ab_to_bin_hand_values():
+    from colorlab.exercises.ch01 import ab_to_bin
+
+    ab = np.array([[0.0, 0.0], [110.0, 110.0], [-110.0, 110.0], [300.0, -300.0], [5.4, -5.6], [-110.0, -110.0]])
+    assert ab_to_bin(ab).tolist() == [220, 440, 20, 420, 219, 0]
+    # 5 bins over ±100: centres −100, −50, 0, 50, 100 → (26, −24) is nearest (50, 0), i.e. (3, 2) → 3·5 + 2 = 17
+    assert int(ab_to_bin(np.array([26.0, -24.0]), 5, 100.0)) == 17
+
+
+def test_ch01_ab_to_bin_agrees_with_the_hard_histogram():
+    color = pytest.importorskip("colorlab.color")
+    from colorlab.exercises.ch01 import ab_to_bin
+
+    rng = np.random.default_rng(7)
+    ab = rng.uniform(-130.0, 130.0, size=(12, 2))
+    for value in ab:
+        histogram = np.asarray(color.hard_ab_histogram(value.reshape(1, 1, 1, 2))).reshape(-1)
+        assert histogram.shape == (441,)
+        assert int(np.argmax(histogram)) == int(ab_to_bin(value))
+        assert histogram[int(ab_to_bin(value))] == pytest.approx(1.0)
+
+
+def test_ch01_make_gray_keeps_l_and_removes_colour():
+    skcolor = pytest.importorskip("skimage.color")
+    from colorlab.exercises.ch01 import make_gray
+
+    rng = np.random.default_rng(3)
+    rgb = rng.uniform(0.0, 1.0, size=(4, 5, 3)).astype(np.float32)
+    gray = make_gray(rgb)
+    assert gray.shape == (4, 5, 3) and gray.dtype == np.float32
+    np.testing.assert_allclose(gray[..., 0], gray[..., 1], atol=1e-3)
+    np.testing.assert_allclose(gray[..., 1], gray[..., 2], atol=1e-3)
+    # Independent route: scikit-image's Lab with ab zeroed.
+    lab = skcolor.rgb2lab(rgb.astype(np.float64))
+    lab[..., 1:] = 0.0
+    np.testing.assert_allclose(gray, skcolor.lab2rgb(lab), atol=2e-3)
+    np.testing.assert_allclose(skcolor.rgb2lab(gray.astype(np.float64))[..., 0], skcolor.rgb2lab(rgb)[..., 0],
+                               atol=0.05)
