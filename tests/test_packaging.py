@@ -1,0 +1,83 @@
+"""Packaging invariants: one source of truth for dependencies, a light import, a CI script that runs the README."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _environment():
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def _pip_section(env):
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict) and "pip" in entry:
+            return entry["pip"]
+    raise AssertionError("environment.yml has no pip section")
+
+
+def test_environment_installs_the_package_with_every_extra():
+    extras = set(_pyproject()["project"]["optional-dependencies"])
+    editable = [line for line in _pip_section(_environment()) if line.startswith("-e ")]
+    assert len(editable) == 1, "environment.yml must install the package once, with `-e .[extras]`"
+    match = re.fullmatch(r"-e \.\[([\w,\s-]+)\]", editable[0])
+    assert match, f"unexpected pip line {editable[0]!r}"
+    assert set(name.strip() for name in match.group(1).split(",")) == extras
+
+
+def test_environment_names_no_dependency_that_pyproject_lacks():
+    """Anything environment.yml pins besides python/pip must come from pyproject, so the two cannot drift."""
+    project = _pyproject()["project"]
+    declared = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
+    names = {re.split(r"[<>=!\[; ]", d, maxsplit=1)[0].lower() for d in declared}
+    env = _environment()
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_lines = [line for line in _pip_section(env) if not line.startswith("-e ")]
+    for spec in conda + pip_lines:
+        name = re.split(r"[<>=!\[ ]", spec, maxsplit=1)[0].lower()
+        assert name in names | {"python", "pip"}, f"{name} is in environment.yml but not in pyproject.toml"
+
+
+def test_environment_python_satisfies_requires_python():
+    python = next(d for d in _environment()["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    major, minor = (int(x) for x in python.split("=")[1].split(".")[:2])
+    lower = re.search(r">=\s*(\d+)\.(\d+)", _pyproject()["project"]["requires-python"])
+    assert (major, minor) >= (int(lower.group(1)), int(lower.group(2)))
+
+
+def test_import_colorlab_is_light():
+    code = "import sys, colorlab; heavy = [m for m in ('tensorflow', 'keras', 'jax', 'matplotlib') if m in sys.modules]; print(heavy)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    install = 'python -m pip install -e ".[notebooks,video,dev]"'
+    test = "COLORLAB_QUICK=1 python -m pytest"
+    assert install in readme and test in readme
+    assert install.replace('"', "") in ci.replace('"', "")
+    assert test in ci
+
+
+def test_every_notebook_has_a_quick_mode_parameters_cell():
+    import json
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks, "no notebooks found"
+    for path in notebooks:
+        cells = json.loads(path.read_text())["cells"]
+        tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{path.name}: expected one cell tagged 'parameters'"
+        assert "COLORLAB_QUICK" in "".join(tagged[0]["source"]), f"{path.name}: parameters cell ignores COLORLAB_QUICK"
