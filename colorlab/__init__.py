@@ -11,7 +11,7 @@ from colorlab.errors import ColorlabError, ConfigError, ImageLoadError, OutputEx
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("color", "io", "models", "losses", "exercises", "plotting")
+_SUBMODULES = ("baselines", "color", "exercises", "io", "losses", "metrics", "models", "plotting")
 
 __all__ = ["ColorlabError", "ConfigError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
 
