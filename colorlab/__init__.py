@@ -7,13 +7,13 @@ imported on first use.
 
 import importlib
 
-from colorlab.errors import ColorlabError, ConfigError, ImageLoadError, OutputExistsError
+from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadError, OutputExistsError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "color", "exercises", "io", "losses", "metrics", "models", "plotting")
+_SUBMODULES = ("baselines", "color", "data", "exercises", "io", "losses", "metrics", "models", "plotting")
 
-__all__ = ["ColorlabError", "ConfigError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
+__all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name):

@@ -15,3 +15,8 @@ class ConfigError(ColorlabError, ValueError):
 
 class OutputExistsError(ColorlabError, FileExistsError):
     """An output file exists already and overwriting was not asked for."""
+
+
+class DatasetError(ColorlabError):
+    """A dataset folder, list file or TFDS dataset is missing or malformed; the message names the file (and
+    line) and says what to do."""
