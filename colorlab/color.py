@@ -60,21 +60,9 @@ __all__ = [
 L_SCALE = 50.0
 AB_SCALE = 110.0
 
-#: D65 reference white for the 2-degree observer, as in scikit-image (Y normalised to 1).
-D65_WHITE = (0.95047, 1.0, 1.08883)
-
-#: Linear sRGB -> XYZ (D65), row i gives X, Y, Z from (R, G, B); the matrix scikit-image uses.
-XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
-                         [0.212671, 0.715160, 0.072169],
-                         [0.019334, 0.119193, 0.950227]])
-#: XYZ -> linear sRGB, the exact inverse of :data:`XYZ_FROM_RGB`.
-RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
-
-_EPSILON = 216.0 / 24389.0   # CIE: (6/29)^3, where f(t) switches from linear to cube root
-_KAPPA = 24389.0 / 27.0      # CIE: (29/3)^3, slope of L = kappa * Y/Yn near black
-_DELTA = 6.0 / 29.0          # f(_EPSILON) = _DELTA
-_SRGB_IN_KNEE = 0.04045      # sRGB encoded value where the transfer curve switches to the power law
-_SRGB_OUT_KNEE = 0.0031308   # the same knee in linear light (0.04045 / 12.92)
+from colorlab.cie import D65_WHITE, RGB_FROM_XYZ, XYZ_FROM_RGB  # noqa: E402  (re-exported)
+from colorlab.cie import DELTA as _DELTA, EPSILON as _EPSILON, KAPPA as _KAPPA  # noqa: E402
+from colorlab.cie import SRGB_IN_KNEE as _SRGB_IN_KNEE, SRGB_OUT_KNEE as _SRGB_OUT_KNEE  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -36,16 +36,10 @@ __all__ = [
     "cdc", "js_divergence", "warping_error", "farneback_flows", "warp", "evaluate",
 ]
 
-# The same constants as colorlab.color (copied as numbers so this module does not import Keras just for them;
-# tests/test_metrics.py checks they equal colorlab.color's).
-_XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
-                          [0.212671, 0.715160, 0.072169],
-                          [0.019334, 0.119193, 0.950227]])
-_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
-_WHITE = np.array([0.95047, 1.0, 1.08883])
-_EPSILON = 216.0 / 24389.0
-_KAPPA = 24389.0 / 27.0
-_DELTA = 6.0 / 29.0
+from colorlab.cie import D65_WHITE, DELTA as _DELTA, EPSILON as _EPSILON, KAPPA as _KAPPA  # noqa: E402
+from colorlab.cie import RGB_FROM_XYZ as _RGB_FROM_XYZ, XYZ_FROM_RGB as _XYZ_FROM_RGB  # noqa: E402
+
+_WHITE = np.array(D65_WHITE)
 
 
 # --------------------------------------------------------------------------------------------- checks
