@@ -11,7 +11,7 @@ from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadE
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "color", "data", "exercises", "io", "losses", "metrics", "models", "plotting", "widgets")
+_SUBMODULES = ("baselines", "color", "data", "exercises", "io", "losses", "metrics", "models", "playground", "plotting", "widgets")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
 
