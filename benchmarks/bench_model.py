@@ -12,10 +12,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
+
+from report import publish
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(name: str, batch: int, repeats: int) -> dict:
@@ -85,11 +85,7 @@ def main(argv=None) -> int:
     for r in rows:
         lines.append(f"| {r['config']} | {r['size']}² | {r['params']:,} | {r['disc_params']:,} | "
                      f"{r['forward_s']:.3f} | {r['step_s']:.3f} | {r['img_per_s']:.1f} |")
-    report = "\n".join(lines)
-    print(report)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "model_cpu.md").write_text(report + "\n")
+    publish("model_cpu", lines)
     return 0
 
 

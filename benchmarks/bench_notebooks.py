@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from report import publish
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 15 * 60
 
@@ -28,11 +30,7 @@ def main() -> int:
     lines = ["| notebook | seconds (quick mode, nbval) | result |", "| --- | ---: | --- |", *rows,
              f"| **all notebooks** | **{total:.0f}** | target ≤ {TARGET_S} s: ratio {total / TARGET_S:.2f} |",
              "", f"machine: {os.cpu_count()} CPU cores"]
-    report = "\n".join(lines)
-    print(report)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "notebooks.md").write_text(report + "\n")
+    publish("notebooks", lines)
     return 0
 
 
