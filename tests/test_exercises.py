@@ -12,6 +12,12 @@ import pytest
 # A chapter with exercises adds "colorlab.exercises.chNN" here.
 CHAPTERS = [
     "colorlab.exercises.ch01",
+    "colorlab.exercises.ch02",
+    "colorlab.exercises.ch05",
+    "colorlab.exercises.ch06",
+    "colorlab.exercises.ch07",
+    "colorlab.exercises.ch03",
+    "colorlab.exercises.ch04",
 ]
 
 
@@ -137,3 +143,40 @@ def test_ch01_make_gray_keeps_l_and_removes_colour():
     np.testing.assert_allclose(gray, skcolor.lab2rgb(lab), atol=2e-3)
     np.testing.assert_allclose(skcolor.rgb2lab(gray.astype(np.float64))[..., 0], skcolor.rgb2lab(rgb)[..., 0],
                                atol=0.05)
+
+
+# --- chapter 02: the reference solutions against hand values and against colorlab.data ---------------------------
+
+def test_ch02_count_other_pairs_hand_values_and_make_pairs():
+    from colorlab.data import make_pairs
+    from colorlab.exercises.ch02 import count_other_pairs
+
+    assert count_other_pairs([0, 0, 1, 1, 1, 2], 0.5) == 3      # round(3) = 3, 5 eligible
+    assert count_other_pairs([0, 0, 1, 1, 1, 2], 1.0) == 5      # capped: label 2 is alone
+    assert count_other_pairs([0, 0, 0, 1, 1], 0.5) == 2        # round(2.5) = 2, ties to even
+    assert count_other_pairs([0, 1, 2, 3], 0.75) == 0           # nobody has a class-mate
+    rng = np.random.default_rng(0)
+    for seed in range(40):
+        labels = rng.integers(0, 6, size=int(rng.integers(1, 25)))
+        ratio = float(rng.uniform())
+        drawn = sum(mode == "other" for _, _, mode in make_pairs([(None, int(l)) for l in labels],
+                                                                 mode_ratio=ratio, seed=seed))
+        assert count_other_pairs(labels, ratio) == drawn
+
+
+def test_ch02_crop_box_hand_values_and_resize_and_crop():
+    from colorlab.data import resize_and_crop
+    from colorlab.exercises.ch02 import crop_box
+
+    assert crop_box(300, 200, 64).tolist() == [96, 64, 16, 0]     # s = 0.32
+    assert crop_box(375, 500, 128).tolist() == [128, 171, 0, 21]  # 500 * 128 / 375 = 170.67 -> 171
+    assert crop_box(256, 256, 128).tolist() == [128, 128, 0, 0]
+    # A photo whose left half is black and right half white: the crop's left edge sits at 'left' resized pixels.
+    image = np.zeros((40, 100, 3), np.float32)
+    image[:, 50:] = 1.0
+    new_h, new_w, top, left = crop_box(40, 100, 20)
+    assert (new_h, new_w, top, left) == (20, 50, 0, 15)
+    out = resize_and_crop(image, 20)
+    assert out.shape == (20, 20, 3)
+    # the black/white edge is at resized column 25, i.e. crop column 25 - left = 10
+    assert out[:, 8].max() < 0.05 and out[:, 12].min() > 0.95
