@@ -1,0 +1,486 @@
+"""Colour a gray photo from a colour reference, at full resolution: :func:`colorize`.
+
+Use::
+
+    import colorlab
+    image = colorlab.colorize("gray.jpg", "reference.jpg", weights="runs/course.weights.h5")
+    image.save("coloured.png")          # a PIL.Image, RGB, the target's size
+
+    # or, from a shell:  colorlab colorize gray.jpg --reference reference.jpg -o coloured.png --weights W
+
+What happens (the last two steps are ours; Gray2ColorNet's paper and its official test code only work at 128 x 128):
+
+1. **Lightness.** The target's CIE L* is computed at full resolution. A colour target is accepted, with a
+   warning: its colours are thrown away and only its L* is used.
+2. **Working size.** L* is scaled (bicubic, aspect ratio kept) so its *shorter* side is the working size
+   (``config.image_size``, 128 for ``course``); the reference likewise to ``config.reference_size``. The model
+   accepts any size >= 8 (it pads to a multiple of 8 inside), so nothing is cropped. (The official code crops the
+   target to a 128 x 128 square and squashes the reference to 128 x 128; we keep the whole picture, because a
+   user wants all of their photo back. The paper's ``"full_column"`` gate only accepts a square reference of
+   exactly ``reference_size``, so for it the reference is squashed as in the official code.)
+3. **The model** predicts ab at the working size (Lab scaling of the official code: ``L/50 - 1``, ``ab/110``).
+4. **Guided upsampling** (ours): ab is brought to the full resolution *guided by the full-resolution L*, with
+   He, Sun & Tang's guided filter (ECCV 2010 / TPAMI 2013) in its fast, upsampling form (He & Sun 2015, "Fast
+   Guided Filter"): at the working size, each window fits ab as a linear function of L, ``ab ~ A L + B``; the
+   coefficients are averaged, upsampled bilinearly (they vary slowly), and applied to the *full-resolution* L.
+   Colour edges therefore snap to the sharp lightness edges of the original photo instead of the blurry 8x
+   bilinear edges of the small prediction. Box filters via summed-area tables: linear time, NumPy only.
+5. **Keep L exactly** (ours): the output's L* *is* the input's L*; where the new ab would leave the sRGB gamut at
+   that lightness, chroma is reduced towards gray (:func:`colorlab.baselines.lab_to_rgb_keep_l`) rather than
+   clipping RGB, which would change L*. The only change to L* left is the final 8-bit rounding.
+
+``strength`` scales ab before step 5: 0 gives the gray picture, 1 the model's colours, above 1 more saturated
+colours (limited by the gamut).
+
+Weights: ``weights=`` a ``.weights.h5`` file saved by Keras (``model.save_weights``) with a sibling ``.json``
+holding ``{"config": Gray2ColorConfig.to_dict()}`` (``runs/x.weights.h5`` -> ``runs/x.json``, what the trainer
+writes), or a built model. With ``weights=None`` the demo weights shipped in ``data/weights/course.weights.h5``
+are used — once they are shipped; until then a :class:`~colorlab.errors.ColorlabError` says how to pass
+``weights=``. Models built from a file are cached per file, so the second call is fast.
+
+Everything except the model call is NumPy, and the model call uses ``keras.ops`` only, so this runs on any Keras
+backend (TensorFlow, JAX).
+
+``colorlab.colorize`` is this module's :func:`colorize`, resolved lazily by the package (``import colorlab`` stays
+light).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from colorlab.errors import ColorlabError, ConfigError, OutputExistsError
+
+__all__ = ["colorize", "load_model", "guided_upsample", "bilinear_upsample", "box_mean", "colorize_files",
+           "config_path_for", "clear_model_cache", "ColorTargetWarning", "DEMO_WEIGHTS", "GUIDED_RADIUS",
+           "GUIDED_EPS"]
+
+_REPO = pathlib.Path(__file__).resolve().parent.parent
+#: The shipped demo weights (``course`` config); their config sits beside them in ``course.json``.
+DEMO_WEIGHTS = _REPO / "data" / "weights" / "course.weights.h5"
+
+#: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
+#: model's colour regions (1/128 of the picture per pixel at ``course``'s 128), large enough to fit A, B stably.
+GUIDED_RADIUS = 2
+#: Guided filter regulariser, in units of (L*/100)**2: ``1e-3`` means lightness changes smaller than about
+#: sqrt(1e-3) * 100 ~ 3 L* units inside a window are treated as flat (ab is averaged there, not tied to L).
+#: Ours, chosen on the synthetic edge test and sample photos.
+GUIDED_EPS = 1e-3
+
+_CHUNK_PIXELS = 1 << 20       # full-resolution NumPy work is done in row blocks of about this many pixels
+_MODEL_CACHE: dict = {}
+
+
+class ColorTargetWarning(UserWarning):
+    """The target given to :func:`colorize` is a colour image: its colours are discarded, only its L* is used."""
+
+
+# ------------------------------------------------------------------------------------------------- weights
+def config_path_for(weights_path: str | os.PathLike) -> pathlib.Path:
+    """The config file the trainer writes beside a weights file: ``x.weights.h5`` -> ``x.json``."""
+    path = pathlib.Path(weights_path)
+    name = path.name
+    stem = name[:-len(".weights.h5")] if name.endswith(".weights.h5") else path.stem
+    return path.with_name(stem + ".json")
+
+
+def _read_config(weights_path: pathlib.Path):
+    from colorlab.models import Gray2ColorConfig
+
+    json_path = config_path_for(weights_path)
+    if not json_path.is_file():
+        raise ConfigError(f"cannot load weights {os.fspath(weights_path)!r}: its config file "
+                          f"{os.fspath(json_path)!r} is missing (the trainer writes it beside the weights); "
+                          "pass config= (a Gray2ColorConfig or a config name) to say which model they belong to")
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read config {os.fspath(json_path)!r}: {' '.join(str(error).split())}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise ConfigError(f"config file {os.fspath(json_path)!r} must hold {{\"config\": {{...}}}} "
+                          "(Gray2ColorConfig.to_dict())")
+    return Gray2ColorConfig.from_dict(data["config"])
+
+
+def _as_config(config):
+    from colorlab.models import Gray2ColorConfig, get_config
+
+    if config is None or isinstance(config, Gray2ColorConfig):
+        return config
+    if isinstance(config, str):
+        return get_config(config)
+    raise ConfigError(f"config must be a Gray2ColorConfig, a config name or None, got {config!r}")
+
+
+def load_model(weights: str | os.PathLike | None = None, config=None):
+    """Builds a Gray2ColorNet and loads its weights; cached per weights file (and config).
+
+    Args:
+        weights: path to a ``.weights.h5`` file, or ``None`` for the shipped demo weights (:data:`DEMO_WEIGHTS`).
+        config: a :class:`~colorlab.models.Gray2ColorConfig` or config name; ``None`` reads the sibling ``.json``
+            (see :func:`config_path_for`).
+
+    Returns:
+        A built :class:`~colorlab.models.Gray2ColorNet` with the weights loaded. The same object is returned
+        again for the same file (until the file changes), so do not train it in place.
+
+    Raises:
+        ColorlabError: demo weights not shipped, missing weights file, missing/invalid config file, or weights
+            that do not fit the config.
+    """
+    if weights is None:
+        if not DEMO_WEIGHTS.is_file():
+            raise ColorlabError(
+                "the demo weights are not shipped yet (expected "
+                f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
+                ".json config beside it) or a built model, e.g. colorize(target, reference, "
+                "weights='runs/course.weights.h5'), or --weights on the command line")
+        weights = DEMO_WEIGHTS
+    path = pathlib.Path(weights)
+    if not path.is_file():
+        raise ColorlabError(f"cannot load weights {os.fspath(path)!r}: no such file")
+    config = _as_config(config) or _read_config(path)
+    stat = path.stat()
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, json.dumps(config.to_dict(), sort_keys=True))
+    model = _MODEL_CACHE.get(key)
+    if model is None:
+        from colorlab.models import build_gray2colornet
+
+        model = build_gray2colornet(config)
+        try:
+            model.load_weights(path)
+        except Exception as error:  # h5py / Keras raise many types for a wrong or corrupt file
+            raise ColorlabError(f"cannot load weights {os.fspath(path)!r} into a {config.name!r} "
+                                f"Gray2ColorNet: {' '.join(str(error).split())[:300]}") from None
+        _MODEL_CACHE[key] = model
+    return model
+
+
+def clear_model_cache() -> None:
+    """Forgets the models :func:`load_model` built (frees their memory)."""
+    _MODEL_CACHE.clear()
+
+
+def _resolve_model(weights, config):
+    from colorlab.models import Gray2ColorNet
+
+    if isinstance(weights, Gray2ColorNet):
+        if config is not None and _as_config(config) != weights.config:
+            raise ConfigError("colorize: config= differs from the config of the model passed as weights=; "
+                              "leave config out when passing a built model")
+        return weights
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be a path to a .weights.h5 file, a built Gray2ColorNet or None, "
+                          f"got {type(weights).__name__}")
+    return load_model(weights, config)
+
+
+# ----------------------------------------------------------------------------------------- image helpers
+def _rows(height: int, width: int):
+    """Row blocks of about _CHUNK_PIXELS pixels: ``slice`` objects covering ``range(height)``."""
+    step = max(1, _CHUNK_PIXELS // max(width, 1))
+    return [slice(start, min(start + step, height)) for start in range(0, height, step)]
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIE L* ``(H, W)`` float32 of sRGB ``(H, W, 3)`` in [0, 1], in row blocks (bounded memory)."""
+    from colorlab.metrics import rgb_to_lab_np
+
+    out = np.empty(rgb.shape[:2], dtype=np.float32)
+    for rows in _rows(*rgb.shape[:2]):
+        out[rows] = rgb_to_lab_np(rgb[rows])[..., 0]
+    return out
+
+
+def _resize(channel: np.ndarray, height: int, width: int, resample) -> np.ndarray:
+    """One float channel ``(h, w)`` -> ``(height, width)`` float32 with Pillow (mode "F")."""
+    if channel.shape == (height, width):
+        return np.asarray(channel, dtype=np.float32)
+    image = Image.fromarray(np.ascontiguousarray(channel, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((width, height), resample), dtype=np.float32)
+
+
+def _working_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """Scales ``(height, width)`` so the shorter side is ``short_side``, keeping the aspect ratio (each side >= 8)."""
+    scale = short_side / min(height, width)
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def _is_colour(rgb: np.ndarray, tolerance: float = 2.0 / 255.0) -> bool:
+    """True when some pixel's channels differ by more than ``tolerance`` (JPEG noise on a gray photo stays below)."""
+    for rows in _rows(*rgb.shape[:2]):
+        block = rgb[rows]
+        if np.abs(block[..., 0] - block[..., 1]).max() > tolerance or \
+                np.abs(block[..., 1] - block[..., 2]).max() > tolerance:
+            return True
+    return False
+
+
+# -------------------------------------------------------------------------------------- guided upsampling
+def box_mean(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean of ``x`` over the ``(2 radius + 1)**2`` window around each pixel, windows clipped at the borders.
+
+    Summed-area tables, so the cost does not depend on ``radius``; at a border the mean is over the pixels that
+    exist (He et al.'s normalisation by the window's pixel count).
+
+    Args:
+        x: ``(H, W)`` or ``(H, W, C)``.
+        radius: window radius >= 0.
+
+    Returns:
+        float64, the shape of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    height, width = x.shape[:2]
+    s = np.zeros((height + 1, width + 1) + x.shape[2:])
+    s[1:, 1:] = x.cumsum(0).cumsum(1)
+    r0 = np.clip(np.arange(height) - radius, 0, height)
+    r1 = np.clip(np.arange(height) + radius + 1, 0, height)
+    c0 = np.clip(np.arange(width) - radius, 0, width)
+    c1 = np.clip(np.arange(width) + radius + 1, 0, width)
+    total = s[r1][:, c1] - s[r0][:, c1] - s[r1][:, c0] + s[r0][:, c0]
+    count = ((r1 - r0)[:, None] * (c1 - c0)[None, :]).astype(np.float64)
+    return total / (count if x.ndim == 2 else count[..., None])
+
+
+def bilinear_upsample(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Plain bilinear resize of ``(h, w, C)`` to ``(height, width, C)`` (Pillow, pixel centres aligned); float32.
+
+    The unguided way to bring the model's ab to full resolution: edges come out as wide as one working-size pixel.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return np.stack([_resize(x[..., c], height, width, Image.Resampling.BILINEAR) for c in range(x.shape[-1])],
+                    axis=-1)
+
+
+def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: np.ndarray,
+                    radius: int = GUIDED_RADIUS, eps: float = GUIDED_EPS) -> np.ndarray:
+    """Upsamples ab guided by the full-resolution lightness: He et al.'s guided filter, fast upsampling form.
+
+    At the small size, in each ``(2 radius + 1)**2`` window, ab is fitted as a linear function of the guide,
+    ``ab = A * guide + B`` (least squares with ridge ``eps`` on ``A``); ``A`` and ``B`` are averaged over the
+    windows covering each pixel, upsampled bilinearly to the full size (they vary slowly) and applied to the
+    *full-resolution* guide: ``ab_full = A_up * guide_full + B_up``. (He, Sun & Tang, "Guided Image Filtering",
+    ECCV 2010; He & Sun, "Fast Guided Filter", 2015.)
+
+    Args:
+        ab_small: ``(h, w, C)`` the values to upsample (ab in Lab units, C = 2).
+        guide_small: ``(h, w)`` the guide at the small size (L*/100, the lightness the model saw).
+        guide_full: ``(H, W)`` the guide at full size (L*/100 of the original photo).
+        radius: window radius in small-size pixels.
+        eps: regulariser in guide units squared (see :data:`GUIDED_EPS`).
+
+    Returns:
+        float32 ``(H, W, C)``.
+    """
+    ab_small = np.asarray(ab_small, dtype=np.float64)
+    guide_small = np.asarray(guide_small, dtype=np.float64)
+    if ab_small.ndim != 3 or guide_small.shape != ab_small.shape[:2] or np.ndim(guide_full) != 2:
+        raise ConfigError(f"guided_upsample: needs ab_small (h, w, C), guide_small (h, w), guide_full (H, W); got "
+                          f"{ab_small.shape}, {guide_small.shape}, {np.shape(guide_full)}")
+    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
+        raise ConfigError(f"guided_upsample: radius must be an integer >= 0, got {radius!r}")
+    if not eps > 0:
+        raise ConfigError(f"guided_upsample: eps must be > 0, got {eps!r}")
+    height, width = np.shape(guide_full)
+    g = guide_small[..., None]
+    mean_g = box_mean(g, radius)
+    mean_p = box_mean(ab_small, radius)
+    cov = box_mean(g * ab_small, radius) - mean_g * mean_p
+    var = box_mean(g * g, radius) - mean_g * mean_g
+    a = cov / (np.maximum(var, 0.0) + eps)
+    b = mean_p - a * mean_g
+    a_up = bilinear_upsample(box_mean(a, radius), height, width)
+    b_up = bilinear_upsample(box_mean(b, radius), height, width)
+    guide_full = np.asarray(guide_full, dtype=np.float32)
+    out = a_up   # reuse the buffer: out = A_up * guide + B_up, in place, channel by channel
+    for c in range(out.shape[-1]):
+        np.multiply(out[..., c], guide_full, out=out[..., c])
+        out[..., c] += b_up[..., c]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ colorize
+def _load_rgb(source, role: str) -> np.ndarray:
+    from colorlab.io import load_image
+
+    return load_image(source, mode="RGB")
+
+
+def _describe(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    return f"({type(source).__name__})"
+
+
+def colorize(target, reference, *, weights=None, config=None, strength: float = 1.0,
+             working_size: int | None = None) -> Image.Image:
+    """Colours ``target`` with the colours of ``reference`` (Gray2ColorNet), at the target's full resolution.
+
+    Args:
+        target: the photo to colour: a path, a ``PIL.Image`` or an array (anything
+            :func:`colorlab.io.load_image` reads), any size (each side >= 1) and aspect ratio. A colour image is
+            accepted with a :class:`ColorTargetWarning`: only its lightness L* is used.
+        reference: the colour exemplar, same kinds of input, any size and aspect ratio.
+        weights: a ``.weights.h5`` path (config from its sibling ``.json``), a built
+            :class:`~colorlab.models.Gray2ColorNet`, or ``None`` for the shipped demo weights.
+        config: a :class:`~colorlab.models.Gray2ColorConfig` or config name, for a weights file without its
+            ``.json``; ``None`` otherwise.
+        strength: multiplies ab (>= 0): 0 -> the gray picture, 1 -> the model's colours.
+        working_size: the shorter side (pixels, >= 8) the target is scaled to for the model; default
+            ``config.image_size`` (what the model was trained at).
+
+    Returns:
+        ``PIL.Image`` in mode ``"RGB"``, the target's size, whose L* equals the target's L* up to 8-bit rounding.
+
+    Raises:
+        ImageLoadError: a target or reference that cannot be read.
+        ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
+        ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
+    """
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(strength) or strength < 0:
+        raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
+    if working_size is not None and (isinstance(working_size, bool) or not isinstance(working_size, (int, np.integer))
+                                     or working_size < 8):
+        raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
+
+    model = _resolve_model(weights, config)
+    cfg = model.config
+    target_rgb = _load_rgb(target, "target")
+    reference_rgb = _load_rgb(reference, "reference")
+    if _is_colour(target_rgb):
+        warnings.warn(f"colorize: the target {_describe(target)} is a colour image; its colours are discarded "
+                      "and only its lightness (CIE L*) is coloured", ColorTargetWarning, stacklevel=2)
+    height, width = target_rgb.shape[:2]
+    l_full = _lightness(target_rgb)                                           # (H, W) in [0, 100]
+    del target_rgb
+
+    # The model's inputs at the working size (Lab scaling of the official code: L/50 - 1, ab/110).
+    h, w = _working_shape(height, width, int(working_size or cfg.image_size))
+    l_small = np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)   # (h, w)
+    reference_small = _prepare_reference(reference_rgb, cfg)                  # (h_r, w_r, 3) normalised Lab
+    ab_small = _predict_ab(model, l_small, reference_small)                   # (h, w, 2), Lab units
+
+    if strength == 0:   # exactly gray: a* = b* = 0 is neutral in sRGB only to ~0.01/255, so average the channels
+        return Image.fromarray(_lab_to_rgb8(l_full, None), mode="RGB")
+    ab = guided_upsample(ab_small, l_small / 100.0, l_full / 100.0)           # (H, W, 2), Lab units
+    if strength != 1:
+        ab *= float(strength)
+    return Image.fromarray(_lab_to_rgb8(l_full, ab), mode="RGB")
+
+
+def _prepare_reference(reference_rgb: np.ndarray, cfg) -> np.ndarray:
+    """Reference ``(H', W', 3)`` RGB -> ``(h, w, 3)`` float32 ``(L/50 - 1, a/110, b/110)`` at its working size."""
+    from colorlab.metrics import rgb_to_lab_np
+
+    if cfg.gate == "full_column":   # the paper's gate needs exactly reference_size x reference_size
+        shape = (cfg.reference_size, cfg.reference_size)
+    else:
+        shape = _working_shape(*reference_rgb.shape[:2], cfg.reference_size)
+    small = np.stack([_resize(reference_rgb[..., c], *shape, Image.Resampling.BICUBIC) for c in range(3)], axis=-1)
+    lab = rgb_to_lab_np(np.clip(small, 0.0, 1.0))
+    lab[..., 0] = lab[..., 0] / 50.0 - 1.0
+    lab[..., 1:] /= 110.0
+    return lab.astype(np.float32)
+
+
+def _predict_ab(model, l_small: np.ndarray, reference_lab: np.ndarray) -> np.ndarray:
+    """Runs the model once; returns ab ``(h, w, 2)`` float32 in Lab units."""
+    from keras import ops
+
+    target_l = (l_small / 50.0 - 1.0).astype(np.float32)[None, ..., None]
+    outputs = model([ops.convert_to_tensor(target_l), ops.convert_to_tensor(reference_lab[None])], training=False)
+    return np.asarray(ops.convert_to_numpy(outputs["ab"])[0], dtype=np.float32) * 110.0
+
+
+def _lab_to_rgb8(l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L* ``(H, W)`` + ab ``(H, W, 2)`` -> uint8 RGB ``(H, W, 3)`` keeping L* (chroma reduced out of gamut).
+
+    ``ab=None``: gray, R = G = B exactly (the mean of the three channels of ``(L*, 0, 0)``).
+    """
+    from colorlab.baselines import lab_to_rgb_keep_l
+
+    out = np.empty(l_full.shape + (3,), dtype=np.uint8)
+    for rows in _rows(*l_full.shape):
+        block = l_full[rows]
+        if ab is None:
+            rgb = lab_to_rgb_keep_l(block, np.zeros(block.shape + (2,))).mean(axis=-1, keepdims=True)
+        else:
+            rgb = lab_to_rgb_keep_l(block, ab[rows])
+        out[rows] = np.round(rgb * 255.0).astype(np.uint8)
+    return out
+
+
+# -------------------------------------------------------------------------------------------- many files
+def colorize_files(targets, reference, output, *, weights=None, config=None, strength: float = 1.0,
+                   overwrite: bool = False, progress: bool = True) -> list[pathlib.Path]:
+    """Colours image files and writes the results (what ``colorlab colorize`` runs).
+
+    Args:
+        targets: list of target paths (at least one).
+        reference: the reference (path, PIL image or array).
+        output: for one target, the output file (or an existing folder, which then gets ``<stem>.png``);
+            for several targets, a folder (created if missing) that gets one ``<target stem>.png`` each.
+        weights, config, strength: as for :func:`colorize`.
+        overwrite: replace existing output files; without it, nothing is computed if any output exists already.
+        progress: show a progress bar (tqdm) when there are several targets.
+
+    Returns:
+        The paths written, in the order of ``targets``.
+
+    Every output is written atomically (:func:`colorlab.io.save_image`): a failure never leaves half a file. On
+    the first target that cannot be read, the error is raised (outputs finished before it are kept).
+
+    Raises:
+        ConfigError: no targets, two targets with the same file stem, output not a folder for several targets.
+        OutputExistsError: an output exists and ``overwrite`` is False (checked before any work).
+        ImageLoadError, ColorlabError: as for :func:`colorize`.
+    """
+    from colorlab.io import save_image
+
+    targets = [pathlib.Path(t) for t in targets]
+    if not targets:
+        raise ConfigError("colorize: no target images given")
+    output = pathlib.Path(output)
+    if len(targets) == 1 and not output.is_dir():
+        outputs = [output]
+    else:
+        if output.exists() and not output.is_dir():
+            raise ConfigError(f"colorize: with {len(targets)} targets the output {os.fspath(output)!r} must be a "
+                              "folder, but it is a file")
+        outputs = [output / (t.stem + ".png") for t in targets]
+        seen: dict = {}
+        for target, out in zip(targets, outputs):
+            if out.name in seen:
+                raise ConfigError(f"colorize: targets {os.fspath(seen[out.name])!r} and {os.fspath(target)!r} "
+                                  f"would both be written to {os.fspath(out)!r}; rename one or run them separately")
+            seen[out.name] = target
+    if not overwrite:
+        for out in outputs:
+            if out.exists():
+                raise OutputExistsError(f"cannot save {os.fspath(out)!r}: file exists already (pass --overwrite / "
+                                        "overwrite=True to replace it)")
+    model = _resolve_model(weights, config)   # once, before the loop (and before creating any folder)
+    if len(targets) > 1:
+        output.mkdir(parents=True, exist_ok=True)
+    reference_rgb = _load_rgb(reference, "reference")
+
+    pairs = list(zip(targets, outputs))
+    if progress and len(pairs) > 1:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, desc="colorize", unit="image")
+    written = []
+    for target, out in pairs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ColorTargetWarning)   # a colour target is fine on the command line
+            image = colorize(target, reference_rgb, weights=model, strength=strength)
+        written.append(save_image(image, out, overwrite=overwrite))
+    return written
