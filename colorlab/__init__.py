@@ -11,12 +11,16 @@ from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadE
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "color", "data", "exercises", "io", "losses", "metrics", "models", "playground", "plotting", "widgets")
+_SUBMODULES = ("baselines", "color", "data", "exercises", "inference", "io", "losses", "metrics", "models",
+               "places365", "playground", "plotting", "teaching", "train", "widgets")
 
-__all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__", *_SUBMODULES]
+__all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
+           "colorize", *_SUBMODULES]
 
 
 def __getattr__(name):
+    if name == "colorize":  # the main entry point: colorlab.colorize(target, reference)
+        return importlib.import_module("colorlab.inference").colorize
     if name in _SUBMODULES:
         return importlib.import_module(f"colorlab.{name}")
     raise AttributeError(f"module 'colorlab' has no attribute {name!r}")

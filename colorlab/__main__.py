@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show versions, the Keras backend and the bundled sample photos")
     info.set_defaults(func=_cmd_info)
+
+    from colorlab.places365 import add_cli as _add_places365_subset  # `places365-subset`: stdlib + Pillow only
+    _add_places365_subset(sub)
+    _add_colorize_parser(sub)
+    _add_train_parser(sub)
+    from colorlab.evaluate import add_cli as _add_eval  # `eval`: the dev-set evaluation (NumPy; Keras lazily)
+    _add_eval(sub)
     return parser
 
 
@@ -40,6 +47,95 @@ def _cmd_info(args) -> int:
     print(f"keras {keras.__version__} (backend: {keras.backend.backend()})")
     paths = sample_paths()
     print(f"{len(paths)} sample photos in {paths[0].parent if paths else 'data/samples'}")
+    return 0
+
+
+# ---- colorize ------------------------------------------------------------------------------------------------
+def _add_colorize_parser(sub) -> None:
+    colorize = sub.add_parser(
+        "colorize", help="colour gray photos from a colour reference (Gray2ColorNet, full resolution)",
+        description="Colour TARGET photos with the colours of a reference photo. One target: -o is the output "
+                    "file. Several targets: -o is a folder (created if missing) that gets <target name>.png each. "
+                    "Nothing is overwritten without --overwrite; files are written atomically.")
+    colorize.add_argument("targets", nargs="+", metavar="TARGET", help="gray (or colour: only its L* is used) photo")
+    colorize.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
+    colorize.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
+    colorize.add_argument("--weights", "-w", metavar="W", default=None,
+                          help="a .weights.h5 file (with its .json config beside it); default: the demo weights")
+    colorize.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
+                          help="colour strength: 0 = gray, 1 = the model's colours (default 1)")
+    colorize.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    colorize.set_defaults(func=_cmd_colorize)
+
+
+def _cmd_colorize(args) -> int:
+    from colorlab.inference import colorize_files
+
+    colorize_files(args.targets, args.reference, args.output, weights=args.weights, strength=args.strength,
+                   overwrite=args.overwrite)
+    return 0
+
+
+# ---- train ---------------------------------------------------------------------------------------------------
+def _add_train_parser(sub) -> None:
+    train = sub.add_parser("train", help="train Gray2ColorNet on a Places365-layout folder (checkpoints, logs)",
+                           description="Train Gray2ColorNet and its patch discriminator (colorlab.train.Trainer). "
+                                       "OUT gets checkpoints/, metrics.csv, metrics.jsonl, tensorboard/, images/ "
+                                       "and, at the end, generator.weights.h5 with generator.json.")
+    train.add_argument("--config", default="course", help="model config: tiny, course (default) or paper")
+    train.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. the corpus)")
+    train.add_argument("--steps", type=int, required=True, metavar="N", help="training steps to run now")
+    train.add_argument("--out", required=True, metavar="DIR", help="the run's folder")
+    train.add_argument("--batch-size", type=int, default=16, metavar="B", help="images per step (default 16)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the weights and the data order")
+    train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="steps between checkpoints")
+    train.add_argument("--log-every", type=int, default=50, metavar="N", help="steps between log rows")
+    train.add_argument("--image-every", type=int, default=500, metavar="N",
+                       help="steps between image grids (0: none)")
+    train.add_argument("--eager", action="store_true",
+                       help="TensorFlow: run the step uncompiled (skips tracing; quicker for a handful of steps)")
+    train.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    from pathlib import Path
+
+    from colorlab.errors import ConfigError, DatasetError, OutputExistsError
+
+    if args.steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    data_dir = Path(args.data)
+    if not data_dir.is_dir():
+        raise DatasetError(f"--data {data_dir}: no such folder (a Places365-layout folder is needed; build the "
+                           "offline corpus with `python scripts/build_corpus.py`)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+
+    from colorlab.data import PairDataset
+    from colorlab.models import get_config
+    from colorlab.train import Trainer, list_checkpoints
+
+    config = get_config(args.config)
+    if list_checkpoints(out) and not args.resume:
+        raise OutputExistsError(f"--out {out} has checkpoints already: add --resume to continue that run, or "
+                                "choose another folder")
+    probe = PairDataset(data_dir, "train", config, batch_size=1)
+    full = len(probe.items) >= args.batch_size   # every step a full batch (one compiled shape) when possible
+    dataset = PairDataset(probe.folder, "train", config, batch_size=args.batch_size, seed=args.seed,
+                          drop_remainder=full)
+    trainer = Trainer(config, out, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                      log_every=args.log_every, image_every=args.image_every, compile=not args.eager)
+    if args.resume:
+        step = trainer.restore()
+        print(f"resumed from step {step}" if step else f"no checkpoint in {out}: starting from step 0")
+    rows = trainer.fit(dataset, args.steps)
+    weights, config_path = trainer.export_generator(out / "generator.weights.h5")
+    print(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "
+          f"generator weights in {weights} (config {config_path.name})")
     return 0
 
 

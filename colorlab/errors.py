@@ -20,3 +20,7 @@ class OutputExistsError(ColorlabError, FileExistsError):
 class DatasetError(ColorlabError):
     """A dataset folder, list file or TFDS dataset is missing or malformed; the message names the file (and
     line) and says what to do."""
+
+
+class CheckpointError(ColorlabError):
+    """A checkpoint is missing, incomplete or does not fit this trainer (other config); the message names it."""

@@ -1,0 +1,373 @@
+"""Tests for colorlab.train: steps, logs, checkpoint/resume (bitwise), export, JAX, the CLI, two replicas.
+
+Everything runs the ``tiny`` config (32 px) on a fake Places365 folder of 8 generated photos. The TensorFlow steps
+run eagerly (``compile=False``): a handful of steps is cheaper than tracing. The command line on JAX and the
+two-replica run are subprocesses (another backend; a fresh TensorFlow to split the CPU in two); they are started
+together at the beginning of the module and collected by the last tests, so they overlap with the rest.
+"""
+
+import collections
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorlab import train
+from colorlab.data import PairDataset
+from colorlab.errors import ColorlabError, ConfigError
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CLASSES = [("a", "alley"), ("b", "beach")]
+
+
+def _write_tree(root: pathlib.Path) -> pathlib.Path:
+    """8 smooth random colour photos (40 x 48), 4 per class, in Places365's layout (as tests/test_data.py)."""
+    rng = np.random.default_rng(7)
+    root.mkdir(parents=True)
+    (root / "categories_places365.txt").write_text(
+        "".join(f"/{letter}/{name} {label}\n" for label, (letter, name) in enumerate(CLASSES)))
+    lines, counts = [], collections.Counter()
+    y, x = np.mgrid[0:40, 0:48] / 48.0
+    for k in range(8):
+        label = k % 2
+        letter, name = CLASSES[label]
+        counts[name] += 1
+        relative = f"{letter}/{name}/{counts[name]:08d}.jpg"
+        (root / "data_256" / letter / name).mkdir(parents=True, exist_ok=True)
+        freq, phase = rng.uniform(1.0, 4.0, 3), rng.uniform(0.0, 2 * np.pi, 3)
+        rgb = np.stack([0.5 + 0.45 * np.sin(freq[c] * 2 * np.pi * x + 3.0 * y + phase[c]) for c in range(3)], -1)
+        Image.fromarray(np.round(rgb * 255).astype(np.uint8)).save(root / "data_256" / relative, quality=95)
+        lines.append(f"/{relative} {label}\n")
+    (root / "places365_train_standard.txt").write_text("".join(lines))
+    return root
+
+
+def _env(**extra):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
+
+
+_REPLICA_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from colorlab.data import PairDataset
+    from colorlab.train import Trainer
+    batch = PairDataset(sys.argv[1], "train", "tiny", batch_size=4, shuffle=False).batch(0)
+    single = Trainer("tiny", sys.argv[2] + "/single", compile=False, progress=False)
+    mirrored = Trainer("tiny", sys.argv[2] + "/mirrored", compile=False, progress=False, distribute="mirrored")
+    g1, d1, l1 = single.gradients(batch)
+    g2, d2, l2 = mirrored.gradients(batch)
+    before = [np.array(w) for w in mirrored.generator.get_weights()]
+    losses = mirrored.train_step(batch)
+    after = mirrored.generator.get_weights()
+    def rel(a, b):
+        return max(float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-12)) for x, y in zip(a, b))
+    print(json.dumps({"replicas": mirrored.replicas, "g_rel": rel(g1, g2), "d_rel": rel(d1, d2),
+                      "loss_single": l1["loss"], "loss_mirrored": l2["loss"], "step_losses": losses,
+                      "changed": sum(bool(np.any(a != b)) for a, b in zip(before, after)), "n": len(before)}))
+""")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return _write_tree(tmp_path_factory.mktemp("places") / "root")
+
+
+@pytest.fixture(scope="module")
+def background(tree, tmp_path_factory):
+    """Starts the subprocess runs at once (the CLI on JAX, two replicas); tests collect them with ``wait``."""
+    work = tmp_path_factory.mktemp("subprocesses")
+    jax_env = _env(KERAS_BACKEND="jax", XLA_FLAGS="--xla_backend_optimization_level=0", JAX_PLATFORMS="cpu")
+    tf_env = _env(KERAS_BACKEND="tensorflow")
+    commands = {
+        # the command line, on JAX: two steps, a checkpoint after each (to compare), the exported generator
+        "jax_cli": ([sys.executable, "-m", "colorlab", "train", "--config", "tiny", "--data", str(tree), "--steps",
+                     "2", "--out", str(work / "jax_run"), "--batch-size", "2", "--log-every", "1",
+                     "--checkpoint-every", "1", "--image-every", "2"], jax_env),
+        "replicas": ([sys.executable, "-c", _REPLICA_SCRIPT, str(tree), str(work / "replicas")], tf_env),
+    }
+    processes = {name: subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True) for name, (command, env) in commands.items()}
+    results = {}
+
+    def wait(name):
+        if name not in results:
+            stdout, stderr = processes[name].communicate(timeout=600)
+            results[name] = subprocess.CompletedProcess(commands[name][0], processes[name].returncode, stdout,
+                                                        stderr)
+        return results[name]
+
+    wait.work = work
+    yield wait
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="module")
+def run(tree, tmp_path_factory, background):
+    """One uninterrupted eager TensorFlow run of 4 steps (checkpoints at 2 and 4, logs every step)."""
+    out = tmp_path_factory.mktemp("run")
+    dataset = PairDataset(tree, "train", "tiny", batch_size=2, drop_remainder=True)
+    trainer = train.Trainer("tiny", out, checkpoint_every=2, log_every=1, image_every=2, compile=False,
+                            progress=False)
+    initial = [np.array(w) for w in trainer.generator.get_weights()]
+    rows = trainer.fit(dataset, 4)
+    return {"trainer": trainer, "out": out, "rows": rows, "initial": initial, "dataset": dataset}
+
+
+def _all_state(trainer):
+    trainer.sync()
+    return ([np.array(w) for w in trainer.generator.get_weights()]
+            + [np.array(w) for w in trainer.discriminator.get_weights()]
+            + [np.array(v.value) for v in trainer.g_optimizer.variables + trainer.d_optimizer.variables])
+
+
+# ----------------------------------------------------------------------------------------------- steps
+def test_steps_are_finite_and_change_both_networks(run):
+    trainer = run["trainer"]
+    assert trainer.step == 4
+    assert trainer.precision == "float32"  # "auto" on a CPU
+    after = trainer.generator.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in after)
+    changed = [not np.array_equal(a, b) for a, b in zip(run["initial"], after)]
+    assert sum(changed) == len(changed)  # every generator weight received a gradient
+    for row in run["rows"]:
+        for key in ("loss", "reconstruction", "histogram", "adversarial", "tv", "d_loss"):
+            assert np.isfinite(row[key]), (key, row)
+    # the total is the weighted sum of the terms (tiny: no classification head, so no classification term)
+    weights = trainer.config.loss_weights
+    row = run["rows"][0]
+    assert "classification" not in row
+    expected = sum(weights[name] * row[name] for name in ("reconstruction", "histogram", "adversarial", "tv"))
+    assert row["loss"] == pytest.approx(expected, rel=1e-5)
+    # an untrained discriminator says ~0.5 everywhere: BCE ≈ log 2 per half
+    assert run["rows"][0]["d_loss"] == pytest.approx(2 * np.log(2), abs=0.1)
+
+
+def test_data_position_advances_over_epochs(run):
+    # 8 images, batch 2: 4 batches per epoch; 4 steps = exactly one epoch
+    assert (run["trainer"].epoch, run["trainer"].batch_index) == (1, 0)
+    assert [(r["epoch"], r["batch"]) for r in run["rows"]] == [(0, 1), (0, 2), (0, 3), (1, 0)]
+
+
+def test_metrics_csv_and_jsonl(run):
+    with open(run["out"] / "metrics.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == train.METRIC_COLUMNS
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(r["classification"] == "" for r in rows)
+    assert float(rows[0]["loss"]) == pytest.approx(run["rows"][0]["loss"], rel=1e-6)
+    assert all(float(r["img_per_s"]) > 0 for r in rows)
+    lines = (run["out"] / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_tensorboard_events_and_image_grids(run):
+    import tensorflow as tf
+
+    events = list((run["out"] / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    tags = collections.Counter()
+    for path in events:
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags[value.tag] += 1
+    assert tags["loss"] == 4 and tags["d_loss"] == 4 and tags["generator/reconstruction"] == 4
+    assert tags["img_per_s"] == 4
+    assert tags["gray | output | reference | ground truth"] == 2  # steps 2 and 4
+    grid = np.asarray(Image.open(run["out"] / "images" / "step_00000004.png"))
+    assert grid.shape == (2 * 32, 4 * 32, 3)  # 2 examples; gray | output | reference | ground truth
+    gray = grid[:, :32].astype(int)
+    assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 2  # the first column is gray
+
+
+def test_image_grid_columns():
+    n, s = 2, 8
+    l = np.full((n, s, s, 1), 0.2, np.float32)
+    ab = np.zeros((n, s, s, 2), np.float32)
+    ab[..., 0] = 0.4  # a reddish colour
+    grid = train.image_grid(l, ab, np.concatenate([l[:, :4, :4], ab[:, :4, :4]], -1), ab)
+    assert grid.shape == (n * s, 4 * s, 3) and grid.dtype == np.float32
+    gray, out, ref, truth = (grid[:s, k * s:(k + 1) * s] for k in range(4))
+    np.testing.assert_allclose(gray[..., 0], gray[..., 1], atol=1e-5)
+    np.testing.assert_allclose(out, truth)
+    np.testing.assert_allclose(ref, truth, atol=1e-6)  # the 4 x 4 reference, resized to 8 x 8
+    assert out[..., 0].mean() > out[..., 1].mean() + 0.1  # positive a: red above green
+
+
+# ----------------------------------------------------------------------------------------------- checkpoints
+def test_checkpoints_keep_the_last_two_and_are_complete(run):
+    found = train.list_checkpoints(run["out"])
+    assert [path.name for path in found] == ["step_00000002", "step_00000004"]
+    for path in found:
+        assert sorted(p.name for p in path.iterdir()) == ["discriminator.weights.h5", "generator.weights.h5",
+                                                          "optimizers.npz", "state.json"]
+    state = json.loads((found[0] / "state.json").read_text())
+    assert (state["step"], state["epoch"], state["batch_index"]) == (2, 0, 2)
+    assert not [p for p in (run["out"] / "checkpoints").iterdir() if p.name.startswith(".")]  # no temporaries
+
+
+def test_resume_is_bitwise_identical_to_an_uninterrupted_run(run, tmp_path):
+    import shutil
+
+    # "Killed" after step 2: a fresh trainer (another seed, so its own weights differ) in a folder that holds the
+    # uninterrupted run's step-2 checkpoint and its logs of steps 1-3 (logged after the checkpoint, then lost).
+    out = tmp_path / "resumed"
+    shutil.copytree(run["out"] / "checkpoints" / "step_00000002", out / "checkpoints" / "step_00000002")
+    lines = (run["out"] / "metrics.csv").read_text().splitlines()
+    (out / "metrics.csv").write_text("\n".join(lines[:4]) + "\n")
+    resumed = train.Trainer("tiny", out, seed=5, checkpoint_every=2, log_every=1, image_every=0, compile=False,
+                            progress=False)
+    assert resumed.restore() == 2
+    assert (resumed.epoch, resumed.batch_index) == (0, 2)
+    with open(out / "metrics.csv", newline="") as handle:  # the row of step 3 was dropped
+        assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2]
+    dataset = PairDataset(run["dataset"].folder, "train", "tiny", batch_size=2, drop_remainder=True)
+    resumed.fit(dataset, 2)
+    assert resumed.step == 4
+    expected, got = _all_state(run["trainer"]), _all_state(resumed)
+    assert len(expected) == len(got)
+    for a, b in zip(expected, got):
+        assert a.shape == b.shape and np.array_equal(a, b)  # bitwise, optimizer state included
+
+
+def test_restore_errors_and_mixed_precision(run, tmp_path):
+    # bfloat16 arithmetic, float32 weights (what "auto" picks on a GPU), forced here on the CPU
+    fresh = train.Trainer("tiny", tmp_path / "empty", compile=False, progress=False, mixed_precision="mixed_bfloat16")
+    assert fresh.generator.dtype_policy.name == "mixed_bfloat16"
+    assert all(w.dtype == np.float32 for w in fresh.generator.get_weights())
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is put back after the build
+    inputs, targets = run["dataset"].batch(0, 0)
+    # one image: bfloat16 is slow on a CPU
+    one = ({k: v[:1] for k, v in inputs.items()}, {k: v[:1] for k, v in targets.items()})
+    losses = fresh.train_step(one)
+    assert all(np.isfinite(v) for v in losses.values()) and fresh.step == 1
+
+    assert fresh.restore() == 0  # nothing to resume: a no-op
+    with pytest.raises(train.CheckpointError, match="missing"):
+        fresh.restore(tmp_path / "nowhere")
+    fresh.config = fresh.config.replace(temperature=0.5)
+    with pytest.raises(train.CheckpointError, match="other settings"):
+        fresh.restore(train.list_checkpoints(run["out"])[-1])
+    assert issubclass(train.CheckpointError, ColorlabError)
+
+
+def test_grad_fn_matches_a_hand_computed_gradient():
+    from keras import ops
+
+    def loss(params):
+        x, y = params
+        return ops.sum(x * x) + 3.0 * ops.sum(y), "aux"
+
+    (value, aux), grads = train._grad_fn(loss, [ops.convert_to_tensor(np.array([1.0, -2.0], np.float32)),
+                                                ops.convert_to_tensor(np.array([0.5], np.float32))])
+    assert float(value) == pytest.approx(1.0 + 4.0 + 1.5) and aux == "aux"
+    np.testing.assert_allclose(np.asarray(grads[0]), [2.0, -4.0])  # d(x²)/dx = 2x
+    np.testing.assert_allclose(np.asarray(grads[1]), [3.0])
+
+
+def test_export_generator_round_trip(run, tmp_path):
+    from colorlab.models import Gray2ColorConfig, build_gray2colornet
+
+    trainer = run["trainer"]
+    weights, config_path = trainer.export_generator(tmp_path / "model" / "generator.weights.h5")
+    assert config_path.name == "generator.json"
+    config = Gray2ColorConfig.from_dict(json.loads(config_path.read_text()))
+    assert config == trainer.config
+    model = build_gray2colornet(config)
+    model.load_weights(weights)
+    batch = run["dataset"].batch(0, 0)[0]
+    np.testing.assert_array_equal(np.asarray(model(batch, training=False)["ab"]),
+                                  trainer.predict_ab(batch["target_l"], batch["reference_lab"]))
+    with pytest.raises(ConfigError, match="weights.h5"):
+        trainer.export_generator(tmp_path / "generator.h5")
+
+
+def test_bad_arguments_raise_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="mixed_precision"):
+        train.resolve_precision("float16")
+    assert train.resolve_precision(False) == "float32"
+    assert train.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(ConfigError, match="learning_rate"):
+        train.Trainer("tiny", tmp_path, learning_rate=0)
+    with pytest.raises(ConfigError, match="distribute"):
+        train.Trainer("tiny", tmp_path, distribute="ring")
+    with pytest.raises(ConfigError, match="unknown config"):
+        train.Trainer("huge", tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------- subprocesses
+def _h5_arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset)
+                          else None)
+    return arrays
+
+
+def test_cli_on_jax_trains_two_steps(background):
+    result = background("jax_cli")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step 2: loss" in result.stdout
+    out = background.work / "jax_run"
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [1, 2]  # the JAX machine has logs without TensorFlow
+    assert all(np.isfinite(float(r[key])) for r in rows for key in ("loss", "reconstruction", "d_loss"))
+    checkpoints = train.list_checkpoints(out)
+    assert [p.name for p in checkpoints] == ["step_00000001", "step_00000002"]
+    assert json.loads((checkpoints[-1] / "state.json").read_text())["backend"] == "jax"
+    first, second = (_h5_arrays(p / "generator.weights.h5") for p in checkpoints)
+    assert first.keys() == second.keys() and len(first) > 50
+    assert all(np.all(np.isfinite(v)) for v in second.values())
+    assert any(not np.array_equal(first[k], second[k]) for k in first)  # step 2 changed the weights
+    exported = _h5_arrays(out / "generator.weights.h5")
+    assert all(np.array_equal(exported[k], second[k]) for k in second)
+    assert json.loads((out / "generator.json").read_text())["name"] == "tiny"
+    assert (out / "images" / "step_00000002.png").is_file()
+
+
+def test_cli_errors_are_one_line(tmp_path, run, capsys):
+    result = subprocess.run([sys.executable, "-m", "colorlab", "train", "--config", "tiny", "--data",
+                             str(tmp_path / "missing"), "--steps", "2", "--out", str(tmp_path / "out")],
+                            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("colorlab: error: --data")
+    assert "missing" in result.stderr and "Traceback" not in result.stderr
+    # in-process from here (TensorFlow is loaded already): a run's folder is not trained over without --resume
+    from colorlab.__main__ import main
+
+    assert main(["train", "--config", "tiny", "--data", str(tmp_path), "--steps", "1", "--out",
+                 str(run["out"])]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--config", "tiny", "--data", str(tmp_path), "--steps", "0", "--out",
+                 str(tmp_path)]) == 2
+    assert "--steps must be >= 1" in capsys.readouterr().err
+
+
+def test_two_replicas_average_their_gradients(background):
+    result = background("replicas")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    # each replica saw half the batch; the mean of their gradients is the whole batch's gradient
+    assert report["g_rel"] < 1e-4 and report["d_rel"] < 1e-4
+    assert report["loss_mirrored"] == pytest.approx(report["loss_single"], rel=1e-5)
+    assert all(np.isfinite(v) for v in report["step_losses"].values())
+    assert report["changed"] == report["n"]
