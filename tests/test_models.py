@@ -54,7 +54,7 @@ def tiny_full_column():
 # ------------------------------------------------------------------------------------------------ configs
 
 def test_config_names_and_the_papers_values():
-    assert CONFIG_NAMES == ("tiny", "course", "paper")
+    assert CONFIG_NAMES == ("tiny", "laptop", "course", "paper")
     paper = get_config("paper")
     assert (paper.image_size, paper.reference_size, paper.base_width) == (128, 128, 64)
     assert (paper.temperature, paper.hist_bins, paper.gate, paper.gate_hidden) == (0.01, 21, "full_column", 1024)

@@ -1,4 +1,5 @@
-"""Model configurations: ``tiny`` (tests, quick mode), ``course`` (GPU training, the default) and ``paper``.
+"""Model configurations: ``tiny`` (tests, quick mode), ``laptop`` (CPU training in about an hour), ``course`` (GPU
+training, the default) and ``paper``.
 
 A :class:`Gray2ColorConfig` is a frozen dataclass: every size the generator, the discriminator and the loss
 weights need, validated once when it is made. Get one by name, with overrides::
@@ -23,7 +24,8 @@ Where the numbers come from
   the patch discriminator: width 64 and 3 strided layers for ``paper`` are pix2pix's 70 x 70 PatchGAN, not the
   paper's (unpublished);
   ``num_classes`` = 365: we train on Places365 scene labels (the paper classifies ImageNet's 1000 classes);
-  ``tiny`` and ``course`` shrink the widths (8 and 32 instead of 64) so they fit a CPU and a course GPU budget;
+  ``tiny``, ``laptop`` and ``course`` shrink the widths (8, 16 and 32 instead of 64) so they fit tests, an hour
+  of CPU and a course GPU budget;
   the default gate ``"stats"`` works for a reference of any size (see :mod:`colorlab.models.gcfn`);
   ``loss_weights`` — the official release has test code only, so no loss weights are published; ours are
   starting values to be tuned (chapter 07 lets students move them with sliders).
@@ -185,6 +187,9 @@ _CONFIGS = {
     # CPU: tests and the notebooks' quick mode. No classification head (no labels in toy data).
     "tiny": dict(name="tiny", image_size=32, reference_size=32, base_width=8, gate="stats", gate_top_k=4,
                  gate_hidden=16, res_blocks=1, num_classes=0, disc_width=8, disc_layers=3),
+    # CPU in about an hour: what the demo weights are trained with when no GPU is at hand (64 x 64, width 16).
+    "laptop": dict(name="laptop", image_size=64, reference_size=64, base_width=16, gate="stats", gate_top_k=8,
+                   gate_hidden=32, res_blocks=1, num_classes=365, disc_width=16, disc_layers=3),
     # One GPU, a Places365 subset at 128 x 128: the paper's layout at half the width, our size-free gate.
     "course": dict(name="course", image_size=128, reference_size=128, base_width=32, gate="stats",
                    gate_top_k=8, gate_hidden=64, res_blocks=2, num_classes=365, disc_width=32, disc_layers=3),
@@ -201,7 +206,7 @@ def get_config(name: str = "course", **overrides) -> Gray2ColorConfig:
     """Returns the named config, with any field overridden.
 
     Args:
-        name: ``"tiny"``, ``"course"`` or ``"paper"``.
+        name: ``"tiny"``, ``"laptop"``, ``"course"`` or ``"paper"``.
         **overrides: fields to change, e.g. ``temperature=0.05``; ``loss_weights`` may be partial
             (``loss_weights={"tv": 0.0}``) and is merged with the defaults.
 
