@@ -34,7 +34,7 @@ colours (limited by the gamut).
 
 Weights: ``weights=`` a ``.weights.h5`` file saved by Keras (``model.save_weights``) with a sibling ``.json``
 holding ``{"config": Gray2ColorConfig.to_dict()}`` (``runs/x.weights.h5`` -> ``runs/x.json``, what the trainer
-writes), or a built model. With ``weights=None`` the demo weights shipped in ``data/weights/course.weights.h5``
+writes), or a built model. With ``weights=None`` the demo weights shipped in ``data/weights/demo.weights.h5``
 are used — once they are shipped; until then a :class:`~colorlab.errors.ColorlabError` says how to pass
 ``weights=``. Models built from a file are cached per file, so the second call is fast.
 
@@ -63,7 +63,7 @@ __all__ = ["colorize", "load_model", "guided_upsample", "bilinear_upsample", "bo
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
 #: The shipped demo weights (``course`` config); their config sits beside them in ``course.json``.
-DEMO_WEIGHTS = _REPO / "data" / "weights" / "course.weights.h5"
+DEMO_WEIGHTS = _REPO / "data" / "weights" / "demo.weights.h5"
 
 #: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
 #: model's colour regions (1/128 of the picture per pixel at ``course``'s 128), large enough to fit A, B stably.
