@@ -18,6 +18,7 @@ CHAPTERS = [
     "colorlab.exercises.ch07",
     "colorlab.exercises.ch03",
     "colorlab.exercises.ch04",
+    "colorlab.exercises.ch09",
 ]
 
 
