@@ -1,0 +1,655 @@
+"""Dev-set evaluation: target/reference pairs from a Places365-layout folder, every method, every metric.
+
+What ``colorlab eval`` runs, and what chapter 09 explains. Three steps:
+
+1. :func:`dev_pairs` builds :class:`DevPair` s from the **val split** of a Places365-layout folder (for the
+   offline corpus, ``corpus/val_256``: the dev set) under one of two protocols (both ours: the paper, Lu et al.,
+   ACM MM 2020, evaluates on its own ImageNet-based pairs, which are not released):
+
+   * ``"view"`` ("same scene, other view"). With ``W`` the photo's width and ``w = round(0.6 W)``:
+     target = columns ``[0, w)`` (the left 60 %), reference = columns ``[W - w, W)`` (the right 60 %). The two
+     crops share the columns ``[W - w, w)``, i.e. ``2w - W`` columns (20 % of the photo, 52 of 256 px); the
+     ground truth is the target crop's own colours. The reference shows the same scene, partly the same pixels
+     and partly new content: a method that transfers colours by content should do well.
+   * ``"other"`` ("other photo"): the reference is a *different* val photo of the same class. Among the class-mates
+     of target ``i`` (in list order) one is drawn with ``numpy.random.default_rng((seed, i))``; a target whose
+     class has no other val photo is **skipped** (counted in :attr:`DevPairList.skipped`). Ours, kept simple:
+     the train split is never used, so a dev result never sees a training photo.
+
+   ``limit`` keeps ``limit`` targets drawn with ``default_rng(seed)`` (then put back in list order). Everything is
+   deterministic for a given folder and seed.
+
+2. :func:`evaluate_methods` runs every method on every pair and scores it with :mod:`colorlab.metrics`:
+   PSNR, SSIM and mean CIEDE2000 against the ground truth, colourfulness of the output, HIS (histogram
+   intersection with the **reference**'s ab histogram, the paper's colour-transfer measure) and the L* error
+   (mean |dL*| to the ground truth; a colorization should keep the input's lightness). A method is
+   ``method(target_gray, reference_rgb) -> rgb`` (the :data:`colorlab.baselines.BASELINES` signature);
+   :func:`model_method` wraps :func:`colorlab.inference.colorize`.
+
+3. :func:`format_table` (Markdown) and :func:`contact_sheet` (one PNG grid) show the results.
+
+The target a method receives (ours): ``target_gray`` ``(H, W)`` in [0, 1] is the sRGB gray value whose CIE L* is
+the ground truth's L* (``g`` with ``L*(g, g, g) = L*(photo)``), so "gray" is exactly the photo's lightness and
+a method that keeps L* scores an L* error of ~0 (up to float rounding). Importing this module imports neither
+Keras nor TensorFlow (HIS and the model method import Keras when first used).
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import math
+import os
+import pathlib
+import secrets
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from colorlab.errors import ConfigError, DatasetError, OutputExistsError
+
+__all__ = ["DevPair", "DevPairList", "PROTOCOLS", "VIEW_FRACTION", "METRICS", "METRIC_LABELS", "gray_of",
+           "view_crops", "dev_pairs", "model_method", "baseline_methods", "evaluate_methods", "summarize",
+           "format_table", "contact_sheet", "write_rows_csv", "write_text", "SAMPLE_OTHER_PAIRS",
+           "SAMPLE_VIEW_PHOTOS", "sample_photo", "sample_dev_pairs", "rotate_hue", "forced_gate", "run_cli", "add_cli"]
+
+#: The two protocols, see the module docstring.
+PROTOCOLS = ("view", "other")
+#: Width fraction of each crop in the ``"view"`` protocol (two crops of 60 % overlap by 20 %).
+VIEW_FRACTION = 0.6
+#: Metric keys of a row, in table order.
+METRICS = ("psnr", "ssim", "ciede2000", "colourfulness", "his", "l_error")
+#: Column headers (with the direction that is better).
+METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "ciede2000": "ΔE00 ↓", "colourfulness": "colourful.",
+                 "his": "HIS ↑", "l_error": "L* err ↓"}
+
+Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class DevPair:
+    """One dev example.
+
+    Attributes:
+        pair_id: ``"<protocol>:<target file stem>"`` (``"other:<target stem><-<reference stem>"``), unique.
+        protocol: ``"view"`` or ``"other"``.
+        target_rgb: the ground truth, float32 ``(H, W, 3)`` in [0, 1] (the target's own colours).
+        target_gray: float32 ``(H, W)`` in [0, 1]: the gray with the ground truth's L* (what a method colours).
+        reference_rgb: float32 ``(H', W', 3)`` in [0, 1].
+        label: the class index of the target.
+    """
+
+    pair_id: str
+    protocol: str
+    target_rgb: np.ndarray
+    target_gray: np.ndarray
+    reference_rgb: np.ndarray
+    label: int = -1
+
+
+class DevPairList(list):
+    """A ``list`` of :class:`DevPair` with ``skipped``: ids of targets that got no pair (``"other"`` protocol)."""
+
+    def __init__(self, pairs=(), skipped=()):
+        super().__init__(pairs)
+        self.skipped: list[str] = list(skipped)
+
+
+# ------------------------------------------------------------------------------------------------- pairs
+
+def gray_of(rgb) -> np.ndarray:
+    """The gray picture of a colour photo: sRGB gray ``(H, W)`` float32 whose L* is the photo's L*.
+
+    ``L = L*(rgb)``, then ``g = sRGB value of Lab (L, 0, 0)`` (R = G = B for a = b = 0 under D65).
+    """
+    from colorlab.metrics import lab_to_rgb_np, rgb_to_lab_np
+
+    x = np.asarray(rgb, dtype=np.float64)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ConfigError(f"gray_of: expected an RGB image (H, W, 3), got shape {x.shape}")
+    lab = rgb_to_lab_np(x)
+    lab[..., 1:] = 0.0
+    return lab_to_rgb_np(lab).mean(axis=-1).astype(np.float32)
+
+
+def view_crops(rgb, fraction: float = VIEW_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """The ``"view"`` protocol's two crops of one photo ``(H, W, 3)``.
+
+    With ``w = round(fraction * W)``: target = ``rgb[:, :w]``, reference = ``rgb[:, W - w:]``; they share the
+    ``2w - W`` columns ``[W - w, w)``.
+
+    Returns:
+        ``(target, reference)``, each ``(H, w, 3)``.
+
+    Raises:
+        ConfigError: ``fraction`` not in (0.5, 1), or a photo too narrow for two different crops.
+    """
+    if not 0.5 < fraction < 1.0:
+        raise ConfigError(f"view_crops: fraction must lie in (0.5, 1) so the crops overlap, got {fraction!r}")
+    x = np.asarray(rgb)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ConfigError(f"view_crops: expected an RGB image (H, W, 3), got shape {x.shape}")
+    width = x.shape[1]
+    w = int(round(fraction * width))
+    if w >= width or w < 1:
+        raise ConfigError(f"view_crops: a photo {width} px wide is too narrow for two {fraction:.0%} crops")
+    return x[:, :w], x[:, width - w:]
+
+
+def _pick(count: int, limit, seed) -> list[int]:
+    if limit is None or limit >= count:
+        return list(range(count))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(count, size=limit, replace=False))
+
+
+def dev_pairs(root, protocol: str, *, limit: int | None = None, seed: int = 0) -> DevPairList:
+    """Dev pairs from the val split of a Places365-layout folder (see the module docstring for the protocols).
+
+    Args:
+        root: a Places365-layout folder (:class:`colorlab.data.Places365Folder`), e.g. the offline corpus.
+        protocol: ``"view"`` or ``"other"``.
+        limit: at most this many targets (drawn with ``seed``, kept in list order); ``None``: all.
+        seed: seed of the ``limit`` draw and of the class-mate choice (``"other"``).
+
+    Returns:
+        A :class:`DevPairList` (a list of :class:`DevPair`, in val-list order) with ``.skipped``.
+
+    Raises:
+        ConfigError: unknown protocol or a bad ``limit``.
+        DatasetError / ImageLoadError: the folder, its lists or an image cannot be read.
+    """
+    from colorlab.data import Places365Folder
+    from colorlab.io import load_image
+
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"dev_pairs: protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ConfigError(f"dev_pairs: limit must be a positive integer or None, got {limit!r}")
+    items = Places365Folder(root).split("val")
+    chosen = _pick(len(items), limit, seed)
+    pairs, skipped = [], []
+    for i in chosen:
+        path, label = items[i]
+        if protocol == "view":
+            photo = load_image(path)
+            target, reference = view_crops(photo)
+            pair_id = f"view:{path.stem}"
+        else:
+            mates = [j for j, (_, other) in enumerate(items) if other == label and j != i]
+            if not mates:
+                skipped.append(f"other:{path.stem}")
+                continue
+            j = mates[int(np.random.default_rng((seed, i)).integers(len(mates)))]
+            target, reference = load_image(path), load_image(items[j][0])
+            pair_id = f"other:{path.stem}<-{items[j][0].stem}"
+        target = np.ascontiguousarray(target, dtype=np.float32)
+        pairs.append(DevPair(pair_id, protocol, target, gray_of(target),
+                             np.ascontiguousarray(reference, dtype=np.float32), int(label)))
+    return DevPairList(pairs, skipped)
+
+
+# ----------------------------------------------------------------------------------------------- methods
+
+def baseline_methods() -> dict[str, Method]:
+    """The non-learned baselines (:data:`colorlab.baselines.BASELINES`: gray, global_mean_ab, welsh)."""
+    from colorlab.baselines import BASELINES
+
+    return dict(BASELINES)
+
+
+def model_method(weights, config=None) -> Method:
+    """Gray2ColorNet as a method: ``method(target_gray, reference_rgb) -> rgb`` via :func:`colorlab.colorize`.
+
+    Args:
+        weights: a ``.weights.h5`` path (config in its sibling ``.json``), a built Gray2ColorNet, or ``None`` for
+            the demo weights. The model is loaded once, here (so a missing file fails before any work).
+        config: for a weights file without its ``.json``.
+
+    Returns:
+        A callable giving float32 ``(H, W, 3)`` in [0, 1] (the 8-bit output of ``colorize`` divided by 255).
+    """
+    from colorlab.inference import _resolve_model, colorize
+
+    model = _resolve_model(weights, config)
+
+    def gray2colornet(target_gray, reference_rgb):
+        image = colorize(np.asarray(target_gray, dtype=np.float32), np.asarray(reference_rgb, dtype=np.float32),
+                         weights=model)
+        return np.asarray(image, dtype=np.float32) / 255.0
+
+    return gray2colornet
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+
+def _score(pred, pair: DevPair) -> dict:
+    from colorlab.metrics import (colourfulness, histogram_intersection, l_preservation, mean_ciede2000, psnr,
+                                  ssim)
+
+    gt = pair.target_rgb
+    return {"psnr": psnr(pred, gt), "ssim": ssim(pred, gt), "ciede2000": mean_ciede2000(pred, gt),
+            "colourfulness": colourfulness(pred), "his": histogram_intersection(pred, pair.reference_rgb),
+            "l_error": l_preservation(pred, gt), "colourfulness_target": colourfulness(gt)}
+
+
+def evaluate_methods(pairs: Sequence[DevPair], methods: Mapping[str, Method], *, progress: bool = True,
+                     outputs: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Runs every method on every pair and scores the outputs.
+
+    Args:
+        pairs: :class:`DevPair` s (may mix protocols).
+        methods: ``{name: method(target_gray (H, W), reference_rgb (H', W', 3)) -> rgb (H, W, 3) in [0, 1]}``.
+        progress: show a tqdm progress bar (stderr).
+        outputs: optional dict, filled with ``{name: [output (H, W, 3) float32 per pair]}`` (for
+            :func:`contact_sheet`).
+
+    Returns:
+        ``(rows, summary)``. ``rows``: one dict per (pair, method), keys ``pair``, ``protocol``, ``method``, the
+        :data:`METRICS` and ``colourfulness_target`` (the ground truth's, for scale). ``summary``: see
+        :func:`summarize`.
+
+    Raises:
+        ConfigError: no pairs or no methods, or a method whose output is not ``(H, W, 3)`` in [0, 1].
+    """
+    if not pairs:
+        raise ConfigError("evaluate_methods: no pairs to evaluate (is the val split empty, or were all skipped?)")
+    if not methods:
+        raise ConfigError("evaluate_methods: no methods given")
+    rows = []
+    work = [(pair, name) for pair in pairs for name in methods]
+    if progress:
+        from tqdm.auto import tqdm
+
+        work = tqdm(work, desc="eval", unit="output")
+    if outputs is not None:
+        for name in methods:
+            outputs[name] = []
+    for pair, name in work:
+        pred = np.asarray(methods[name](pair.target_gray, pair.reference_rgb), dtype=np.float32)
+        if pred.shape != pair.target_rgb.shape:
+            raise ConfigError(f"method {name!r} returned shape {pred.shape} for pair {pair.pair_id!r}, expected "
+                              f"{pair.target_rgb.shape} (the target's size, RGB)")
+        if not np.all(np.isfinite(pred)) or pred.min() < -1e-6 or pred.max() > 1 + 1e-6:
+            raise ConfigError(f"method {name!r} returned values outside [0, 1] (or NaN) for pair {pair.pair_id!r}")
+        pred = np.clip(pred, 0.0, 1.0)
+        if outputs is not None:
+            outputs[name].append(pred)
+        rows.append({"pair": pair.pair_id, "protocol": pair.protocol, "method": name, **_score(pred, pair)})
+    return rows, summarize(rows)
+
+
+def summarize(rows: Sequence[dict]) -> list[dict]:
+    """Means per (protocol, method), in first-seen order.
+
+    Returns:
+        One dict per (protocol, method): ``protocol``, ``method``, ``n`` (pairs), the mean of each metric in
+        :data:`METRICS` and ``colourfulness_target``. PSNR is averaged over the finite values (an output identical
+        to the ground truth has PSNR = inf; ``n_inf_psnr`` counts them).
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["protocol"], row["method"]), []).append(row)
+    summary = []
+    for (protocol, method), members in groups.items():
+        entry = {"protocol": protocol, "method": method, "n": len(members)}
+        for key in METRICS + ("colourfulness_target",):
+            values = np.array([r[key] for r in members], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            entry[key] = float(finite.mean()) if finite.size else math.inf
+        entry["n_inf_psnr"] = int(np.sum(~np.isfinite([r["psnr"] for r in members])))
+        summary.append(entry)
+    return summary
+
+
+def format_table(summary: Sequence[dict], digits: int = 3) -> str:
+    """Markdown: one table per protocol, a row per method, a column per metric (plus ``n``).
+
+    Below each table, the ground truth's mean colourfulness (for scale: a method near it is as colourful as the
+    photos). Numbers are rounded to ``digits`` decimals (PSNR and colourfulness to 2).
+    """
+    if not summary:
+        raise ConfigError("format_table: the summary is empty")
+    lines = []
+    protocols = list(dict.fromkeys(entry["protocol"] for entry in summary))
+    titles = {"view": "same scene, other view", "other": "other photo of the same class"}
+    for protocol in protocols:
+        entries = [e for e in summary if e["protocol"] == protocol]
+        if lines:
+            lines.append("")
+        lines.append(f"### protocol `{protocol}` ({titles.get(protocol, protocol)}), {entries[0]['n']} pairs")
+        lines.append("")
+        lines.append("| method | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |")
+        lines.append("|---|" + "---:|" * len(METRICS))
+        for e in entries:
+            cells = [f"{e[m]:.2f}" if m in ("psnr", "colourfulness") else f"{e[m]:.{digits}f}" for m in METRICS]
+            lines.append(f"| {e['method']} | " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append(f"ground truth colourfulness: {entries[0]['colourfulness_target']:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+def _fit(image: np.ndarray, cell: int) -> np.ndarray:
+    """``image`` (H, W[, 3]) float in [0, 1] scaled to fit a ``cell x cell`` white square (aspect kept), uint8."""
+    from PIL import Image
+
+    x = np.asarray(image, dtype=np.float32)
+    if x.ndim == 2:
+        x = np.repeat(x[..., None], 3, axis=-1)
+    pil = Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8), mode="RGB")
+    scale = cell / max(pil.size)
+    size = (max(1, round(pil.size[0] * scale)), max(1, round(pil.size[1] * scale)))
+    pil = pil.resize(size, Image.Resampling.BICUBIC)
+    out = np.full((cell, cell, 3), 255, dtype=np.uint8)
+    top, left = (cell - size[1]) // 2, (cell - size[0]) // 2
+    out[top:top + size[1], left:left + size[0]] = np.asarray(pil)
+    return out
+
+
+def contact_sheet(pairs: Sequence[DevPair], outputs: Mapping[str, Sequence[np.ndarray]], path, max_rows: int = 8,
+                  *, cell: int = 128, overwrite: bool = False) -> pathlib.Path:
+    """One PNG grid: a row per pair (the first ``max_rows``), columns gray | reference | each method | truth.
+
+    Args:
+        pairs: the pairs, in the order of the outputs.
+        outputs: ``{method: [output (H, W, 3) per pair]}`` (what :func:`evaluate_methods` fills).
+        path: the PNG to write (atomically, :func:`colorlab.io.save_image`).
+        max_rows: at most this many rows.
+        cell: each picture is fitted into a ``cell x cell`` square (aspect ratio kept, white margins).
+        overwrite: replace an existing file.
+
+    Returns:
+        ``pathlib.Path(path)``; the image is ``(20 + rows * cell) x (columns * cell)`` px.
+    """
+    from PIL import Image, ImageDraw
+
+    from colorlab.io import save_image
+
+    if not pairs:
+        raise ConfigError("contact_sheet: no pairs")
+    if max_rows < 1 or cell < 16:
+        raise ConfigError(f"contact_sheet: max_rows must be >= 1 and cell >= 16, got {max_rows}, {cell}")
+    for name, images in outputs.items():
+        if len(images) < min(len(pairs), max_rows):
+            raise ConfigError(f"contact_sheet: method {name!r} has {len(images)} outputs for {len(pairs)} pairs")
+    rows = list(pairs)[:max_rows]
+    titles = ["gray input", "reference", *outputs, "ground truth"]
+    header = 20
+    sheet = np.full((header + len(rows) * cell, len(titles) * cell, 3), 255, dtype=np.uint8)
+    for r, pair in enumerate(rows):
+        cells = [pair.target_gray, pair.reference_rgb, *(outputs[m][r] for m in outputs), pair.target_rgb]
+        for c, image in enumerate(cells):
+            sheet[header + r * cell: header + (r + 1) * cell, c * cell:(c + 1) * cell] = _fit(image, cell)
+    pil = Image.fromarray(sheet, mode="RGB")
+    draw = ImageDraw.Draw(pil)
+    for c, title in enumerate(titles):
+        draw.text((c * cell + 4, 4), str(title)[:cell // 6], fill=(0, 0, 0))
+    return save_image(pil, path, overwrite=overwrite)
+
+
+def write_text(path, text: str, *, overwrite: bool = False) -> pathlib.Path:
+    """Writes ``text`` (UTF-8) atomically: a temporary file in the same folder, then moved into place.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is False (the file is not touched).
+        ConfigError: the folder does not exist.
+    """
+    path = pathlib.Path(path)
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot write {os.fspath(path)!r}: folder {os.fspath(path.parent)!r} does not exist")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"cannot write {os.fspath(path)!r}: file exists already (pass --overwrite)")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)   # fails if the file appeared meanwhile: never clobbers
+            except FileExistsError:
+                raise OutputExistsError(f"cannot write {os.fspath(path)!r}: file exists already "
+                                        "(pass --overwrite)") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_rows_csv(rows: Sequence[dict], path, *, overwrite: bool = False) -> pathlib.Path:
+    """Writes the per-image rows as CSV (header: pair, protocol, method, metrics...), atomically."""
+    columns = ["pair", "protocol", "method", *METRICS, "colourfulness_target"]
+    buffer = _io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return write_text(path, buffer.getvalue(), overwrite=overwrite)
+
+
+# ------------------------------------------------------------------------------- teaching helpers (ch09)
+
+#: Pairs of different photos of the same subject in ``data/samples`` (the notebook's "other" protocol).
+SAMPLE_OTHER_PAIRS = (("cat_1", "cat_2"), ("dog_1", "dog_2"), ("castle_1", "castle_2"), ("eiffel_1", "eiffel_2"),
+                      ("flower_1", "flower_2"), ("fruit_1", "fruit_2"), ("horse_1", "horse_2"),
+                      ("lake_1", "lake_2"), ("reef_1", "reef_2"), ("taj_mahal_1", "taj_mahal_2"),
+                      ("motorcycle_left", "motorcycle_right"))
+#: Single photos of ``data/samples`` for the notebook's "view" protocol (the first of each pair, and a few more).
+SAMPLE_VIEW_PHOTOS = ("cat_1", "dog_1", "castle_1", "flower_1", "fruit_1", "lake_1", "reef_1", "parrot",
+                      "forest_path", "quokka", "coffee")
+
+
+def sample_photo(name: str, size: int) -> np.ndarray:
+    """``data/samples/NAME.jpg`` scaled (box filter, aspect kept) so its shorter side is ``size``; float32."""
+    from PIL import Image
+
+    from colorlab.io import load_image, sample_paths
+
+    paths = {p.stem: p for p in sample_paths()}
+    if name not in paths:
+        raise ConfigError(f"no sample photo {name!r} in data/samples (known: {', '.join(sorted(paths))})")
+    rgb = load_image(paths[name])
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    pil = Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
+    pil = pil.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+    return np.asarray(pil, dtype=np.float32) / 255.0
+
+
+def sample_dev_pairs(protocol: str, size: int = 64, names: Sequence | None = None) -> DevPairList:
+    """A small dev-like set from ``data/samples`` (offline, quick): for chapter 09 and smoke tests.
+
+    ``"other"``: target = the first photo of each pair in :data:`SAMPLE_OTHER_PAIRS`, reference = the second
+    (cat_1 <- cat_2, ...). ``"view"``: :func:`view_crops` of each photo in :data:`SAMPLE_VIEW_PHOTOS`. Every
+    photo is first scaled so its shorter side is ``size`` px (aspect ratio kept).
+
+    Args:
+        protocol: ``"view"`` or ``"other"``.
+        size: shorter side in pixels (>= 16; SSIM needs 11 px after cropping).
+        names: for ``"view"`` a list of photo names, for ``"other"`` a list of (target, reference) names;
+            default: the tables above.
+
+    Returns:
+        A :class:`DevPairList` (nothing skipped), labels ``-1``.
+    """
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"sample_dev_pairs: protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
+        raise ConfigError(f"sample_dev_pairs: size must be an integer >= 16, got {size!r}")
+    pairs = []
+    if protocol == "view":
+        for name in (SAMPLE_VIEW_PHOTOS if names is None else names):
+            target, reference = view_crops(sample_photo(name, size))
+            target = np.ascontiguousarray(target)
+            pairs.append(DevPair(f"view:{name}", "view", target, gray_of(target), np.ascontiguousarray(reference)))
+    else:
+        for t_name, r_name in (SAMPLE_OTHER_PAIRS if names is None else names):
+            target = sample_photo(t_name, size)
+            pairs.append(DevPair(f"other:{t_name}<-{r_name}", "other", target, gray_of(target),
+                                 sample_photo(r_name, size)))
+    return DevPairList(pairs)
+
+
+def rotate_hue(rgb, degrees: float) -> np.ndarray:
+    """The same photo with every colour's hue turned by ``degrees`` in the ab plane; L* and chroma kept.
+
+    ``(a, b) -> (a cos t - b sin t, a sin t + b cos t)``; colours that leave the sRGB gamut at their L* get their
+    chroma reduced (:func:`colorlab.baselines.lab_to_rgb_keep_l`). A *plausible-looking* but wrong colorization,
+    for showing what PSNR and SSIM reward (chapter 09).
+
+    Args:
+        rgb: ``(H, W, 3)`` float in [0, 1].
+
+    Returns:
+        float32 ``(H, W, 3)`` in [0, 1].
+    """
+    from colorlab.baselines import lab_to_rgb_keep_l
+    from colorlab.metrics import rgb_to_lab_np
+
+    x = np.asarray(rgb, dtype=np.float64)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ConfigError(f"rotate_hue: expected an RGB image (H, W, 3), got shape {x.shape}")
+    lab = rgb_to_lab_np(x)
+    t = math.radians(float(degrees))
+    a, b = lab[..., 1], lab[..., 2]
+    ab = np.stack([a * math.cos(t) - b * math.sin(t), a * math.sin(t) + b * math.cos(t)], axis=-1)
+    return lab_to_rgb_keep_l(lab[..., 0], ab).astype(np.float32)
+
+
+class forced_gate:
+    """Context manager: every GCFN gate returns the constant ``value`` (an ablation; ``1.0`` = "no gate").
+
+    Inside ``with forced_gate(1.0):`` the ``call`` of :class:`~colorlab.models.gcfn.StatsGate` and
+    :class:`~colorlab.models.gcfn.FullColumnGate` returns ``Omega = value`` everywhere, so
+    ``fused = warped * value + global * (1 - value)``: with 1, only the matched (warped) colours reach the
+    decoder and the histogram branch is cut off; with 0, only the global palette. The gate's own weights get no
+    gradient then. The playground's compiled training steps are cleared on entry and exit
+    (:func:`colorlab.playground.clear_cache`, when that module is loaded), so a step traced with the forced gate
+    is never reused without it. Ours, for chapter 09's ablation: the model config has no "no gate" switch.
+    """
+
+    def __init__(self, value: float = 1.0):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"forced_gate: value must lie in [0, 1], got {value!r}")
+        self.value = float(value)
+        self._saved: list = []
+
+    @staticmethod
+    def _clear():
+        import sys
+
+        playground = sys.modules.get("colorlab.playground")
+        if playground is not None:
+            playground.clear_cache()
+
+    def __enter__(self):
+        from keras import ops
+
+        from colorlab.models.gcfn import FullColumnGate, StatsGate
+
+        value = self.value
+
+        def constant(layer, correlation, attention=None, reference_mask=None):
+            return ops.ones_like(ops.cast(correlation, "float32")[..., 0]) * value    # (N, Lt)
+
+        self._clear()
+        for cls in (StatsGate, FullColumnGate):
+            self._saved.append((cls, cls.call))
+            cls.call = constant
+        return self
+
+    def __exit__(self, *exc):
+        for cls, call in self._saved:
+            cls.call = call
+        self._saved.clear()
+        self._clear()
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+def run_cli(data, *, weights=None, protocol: str = "both", limit: int | None = None, out=None,
+            no_model: bool = False, overwrite: bool = False, seed: int = 0, progress: bool = True) -> str:
+    """What ``colorlab eval`` does; returns the Markdown table (also written to ``OUT/summary.md``).
+
+    Raises:
+        ConfigError / DatasetError / OutputExistsError / ColorlabError: bad arguments, unreadable data, existing
+            outputs (checked before any work) or weights that cannot be loaded.
+    """
+    if protocol not in PROTOCOLS + ("both",):
+        raise ConfigError(f"--protocol must be view, other or both, got {protocol!r}")
+    protocols = list(PROTOCOLS) if protocol == "both" else [protocol]
+    data = pathlib.Path(data)
+    if not data.is_dir():
+        raise DatasetError(f"--data {os.fspath(data)}: no such folder (a Places365-layout folder is needed; build "
+                           "the offline corpus with `python scripts/build_corpus.py`)")
+    files = []
+    if out is not None:
+        out = pathlib.Path(out)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {os.fspath(out)}: exists and is not a folder")
+        files = [out / "rows.csv", out / "summary.md", *(out / f"contact_sheet_{p}.png" for p in protocols)]
+        if not overwrite:
+            existing = [os.fspath(f) for f in files if f.exists()]
+            if existing:
+                raise OutputExistsError(f"--out {os.fspath(out)}: {', '.join(existing)} exist(s) already; pass "
+                                        "--overwrite to replace, or choose another folder")
+    methods = baseline_methods()
+    if not no_model:
+        methods["gray2colornet"] = model_method(weights)
+    all_rows, sheets, notes = [], {}, []
+    for p in protocols:
+        pairs = dev_pairs(data, p, limit=limit, seed=seed)
+        if pairs.skipped:
+            notes.append(f"protocol `{p}`: {len(pairs.skipped)} target(s) skipped (no other val photo of their "
+                         "class)")
+        if not pairs:
+            raise DatasetError(f"--data {os.fspath(data)}: protocol {p!r} gives no pairs")
+        outputs: dict = {}
+        rows, _ = evaluate_methods(pairs, methods, progress=progress, outputs=outputs)
+        all_rows.extend(rows)
+        sheets[p] = (pairs, outputs)
+    table = format_table(summarize(all_rows))
+    if notes:
+        table += "\n" + "\n".join(notes) + "\n"
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_rows_csv(all_rows, files[0], overwrite=overwrite)
+        write_text(files[1], table, overwrite=overwrite)
+        for p, (pairs, outputs) in sheets.items():
+            contact_sheet(pairs, outputs, out / f"contact_sheet_{p}.png", overwrite=overwrite)
+    return table
+
+
+def add_cli(sub) -> None:
+    """Adds the ``eval`` subcommand to an argparse sub-parser collection (called by ``colorlab.__main__``)."""
+    parser = sub.add_parser(
+        "eval", help="score the baselines (and a model) on the dev split of a Places365-layout folder",
+        description="Evaluate gray, global_mean_ab, welsh (and Gray2ColorNet unless --no-model) on the val split "
+                    "of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of the same "
+                    "class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
+                    "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
+    parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
+    parser.add_argument("--weights", "-w", metavar="W", default=None,
+                        help="a .weights.h5 file with its .json beside it (default: the demo weights)")
+    parser.add_argument("--protocol", default="both", choices=("view", "other", "both"),
+                        help="which protocol(s) (default both)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="at most N targets per protocol")
+    parser.add_argument("--out", default=None, metavar="DIR", help="folder for rows.csv, summary.md, sheets")
+    parser.add_argument("--no-model", action="store_true", help="baselines only (no Gray2ColorNet)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --limit and of 'other' pairs")
+    parser.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    print(run_cli(args.data, weights=args.weights, protocol=args.protocol, limit=args.limit, out=args.out,
+                  no_model=args.no_model, overwrite=args.overwrite, seed=args.seed), end="")
+    return 0

@@ -1,0 +1,254 @@
+"""colorlab.evaluate: dev pairs (protocol geometry, determinism), the method x metric table, hand-checked gray
+baseline scores, the contact sheet, and ``colorlab eval`` (in-process through ``colorlab.__main__``).
+
+The Places365-layout folder is generated in tmp_path (small synthetic photos); the real corpus is not needed.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import colorlab.evaluate as ev
+from colorlab.__main__ import main
+from colorlab.baselines import gray
+from colorlab.errors import ConfigError
+from colorlab.metrics import colourfulness, histogram_intersection, rgb_to_lab_np
+
+SIZE = 32
+# val list: class 0 has two photos, class 1 has two, class 2 has one (no class-mate: skipped under "other").
+VAL_LABELS = [0, 1, 0, 2, 1]
+
+
+def _photo(seed, height=SIZE, width=SIZE):
+    """A smooth, colourful synthetic photo, uint8 (H, W, 3); columns differ so crops are recognisable."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / SIZE
+    phase = rng.uniform(0, 3, size=3)
+    rgb = np.stack([0.5 + 0.4 * np.sin(4 * x + phase[0]), 0.5 + 0.4 * np.cos(3 * y + phase[1]),
+                    0.5 + 0.3 * np.sin(2 * (x + y) + phase[2])], axis=-1)
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("places")
+    (root / "categories_places365.txt").write_text("/a/animal 0\n/b/building 1\n/c/coast 2\n")
+    (root / "places365_train_standard.txt").write_text("/a/animal/00000001.jpg 0\n")
+    (root / "data_256" / "a" / "animal").mkdir(parents=True)
+    Image.fromarray(_photo(99)).save(root / "data_256" / "a" / "animal" / "00000001.jpg")
+    (root / "val_256").mkdir()
+    lines = []
+    for k, label in enumerate(VAL_LABELS, start=1):
+        name = f"Places365_val_{k:08d}.png"   # PNG: lossless, so the loaded pixels are exactly _photo's
+        Image.fromarray(_photo(k, width=SIZE + 8)).save(root / "val_256" / name)
+        lines.append(f"{name} {label}")
+    (root / "places365_val.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A randomly initialised tiny model's weights + the trainer's sibling config file."""
+    import keras
+
+    from colorlab.models import build_gray2colornet, get_config
+
+    keras.utils.set_random_seed(0)
+    model = build_gray2colornet("tiny")
+    folder = tmp_path_factory.mktemp("weights")
+    path = folder / "tiny.weights.h5"
+    model.save_weights(path)
+    (folder / "tiny.json").write_text(json.dumps({"config": get_config("tiny").to_dict()}))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ pairs
+def test_view_crops_geometry_hand_computed():
+    photo = np.arange(10)[None, :, None].repeat(2, axis=0).repeat(3, axis=2).astype(np.float32)   # column index
+    target, reference = ev.view_crops(photo)
+    # W = 10, w = round(6.0) = 6: target columns 0..5, reference columns 4..9, shared columns 4, 5 (20 %).
+    assert target[0, :, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    assert reference[0, :, 0].tolist() == [4, 5, 6, 7, 8, 9]
+    # The 256-px corpus photos: w = 154, 52 shared columns.
+    t, r = ev.view_crops(np.zeros((4, 256, 3)))
+    assert t.shape[1] == r.shape[1] == 154 and 2 * 154 - 256 == 52
+    with pytest.raises(ConfigError, match="fraction"):
+        ev.view_crops(photo, fraction=0.4)
+
+
+def test_view_pairs_ground_truth_is_the_targets_colours(folder):
+    pairs = ev.dev_pairs(folder, "view")
+    assert len(pairs) == len(VAL_LABELS) and pairs.skipped == []
+    width = SIZE + 8
+    w = round(0.6 * width)                      # 24 of 40 columns
+    for k, pair in enumerate(pairs, start=1):
+        photo = _photo(k, width=width).astype(np.float32) / 255
+        np.testing.assert_allclose(pair.target_rgb, photo[:, :w], atol=1e-6)
+        np.testing.assert_allclose(pair.reference_rgb, photo[:, width - w:], atol=1e-6)
+        # the overlap: the reference's first 2w - W columns are the target's last ones
+        np.testing.assert_array_equal(pair.reference_rgb[:, :2 * w - width], pair.target_rgb[:, width - w:])
+        # the gray input has exactly the ground truth's L*
+        lab_gray = rgb_to_lab_np(np.repeat(pair.target_gray[..., None].astype(np.float64), 3, axis=-1))
+        np.testing.assert_allclose(lab_gray[..., 0], rgb_to_lab_np(pair.target_rgb)[..., 0], atol=1e-3)
+        assert pair.protocol == "view" and pair.label == VAL_LABELS[k - 1]
+
+
+def test_other_pairs_same_class_skip_and_determinism(folder):
+    pairs = ev.dev_pairs(folder, "other", seed=3)
+    assert pairs.skipped == ["other:Places365_val_00000004"]   # class 2 has one val photo
+    assert len(pairs) == 4
+    stems = {k: _photo(k, width=SIZE + 8) for k in range(1, 6)}
+    for pair in pairs:
+        target_stem, reference_stem = pair.pair_id.split(":")[1].split("<-")
+        t, r = int(target_stem[-2:]), int(reference_stem[-2:])
+        assert t != r and VAL_LABELS[t - 1] == VAL_LABELS[r - 1]     # a different photo of the same class
+        np.testing.assert_allclose(pair.reference_rgb, stems[r] / 255, atol=1e-6)
+        np.testing.assert_allclose(pair.target_rgb, stems[t] / 255, atol=1e-6)
+    again = ev.dev_pairs(folder, "other", seed=3)
+    assert [p.pair_id for p in again] == [p.pair_id for p in pairs]
+    limited = ev.dev_pairs(folder, "view", limit=2, seed=1)
+    assert len(limited) == 2 and [p.pair_id for p in limited] == [p.pair_id for p in
+                                                                  ev.dev_pairs(folder, "view", limit=2, seed=1)]
+    with pytest.raises(ConfigError, match="protocol"):
+        ev.dev_pairs(folder, "sideways")
+
+
+# --------------------------------------------------------------------------------------------- evaluate
+def test_table_has_every_method_and_metric(folder):
+    pairs = ev.dev_pairs(folder, "view", limit=2)
+    outputs = {}
+    rows, summary = ev.evaluate_methods(pairs, ev.baseline_methods(), progress=False, outputs=outputs)
+    assert len(rows) == 2 * 3 and {len(v) for v in outputs.values()} == {2}
+    assert [e["method"] for e in summary] == ["gray", "global_mean_ab", "welsh"]
+    table = ev.format_table(summary)
+    for name in ("gray", "global_mean_ab", "welsh"):
+        assert f"| {name} |" in table
+    for label in ev.METRIC_LABELS.values():
+        assert label in table
+    # the summary is the mean of the rows
+    welsh = [r["ciede2000"] for r in rows if r["method"] == "welsh"]
+    assert summary[2]["ciede2000"] == pytest.approx(np.mean(welsh))
+    for row in rows:   # every baseline keeps the input's lightness
+        assert row["l_error"] < 0.05
+    with pytest.raises(ConfigError, match="shape"):
+        ev.evaluate_methods(pairs, {"bad": lambda g, r: np.zeros((3, 3, 3))}, progress=False)
+
+
+def test_gray_baseline_colourfulness_zero_and_his_by_hand():
+    # Reference: 6 neutral gray pixels (ab = 0: the centre bin) and 2 saturated red ones (far from the centre).
+    reference = np.full((2, 4, 3), 0.5, dtype=np.float32)
+    reference[0, :2] = (1.0, 0.0, 0.0)
+    target = np.linspace(0.2, 0.8, 11 * 11, dtype=np.float32).reshape(11, 11)
+    out = gray(target, reference)
+    assert colourfulness(out) == 0.0
+    # Output: every pixel in the centre bin; reference: 6/8 there -> HIS = min(1, 6/8) + 0 = 0.75.
+    assert histogram_intersection(out, reference) == pytest.approx(0.75, abs=1e-6)
+    pair = ev.DevPair("x", "view", np.repeat(target[..., None], 3, axis=-1), target, reference)
+    rows, summary = ev.evaluate_methods([pair], {"gray": gray}, progress=False)
+    assert rows[0]["colourfulness"] == 0.0 and rows[0]["his"] == pytest.approx(0.75, abs=1e-6)
+    assert rows[0]["psnr"] == np.inf and summary[0]["n_inf_psnr"] == 1   # gray on a gray truth: identical
+
+
+def test_contact_sheet_layout(folder, tmp_path):
+    pairs = ev.dev_pairs(folder, "view", limit=3)
+    outputs = {"gray": [gray(p.target_gray) for p in pairs]}
+    path = ev.contact_sheet(pairs, outputs, tmp_path / "sheet.png", max_rows=2, cell=32)
+    sheet = np.asarray(Image.open(path))
+    assert sheet.shape == (20 + 2 * 32, 4 * 32, 3)    # 2 rows; gray | reference | gray method | truth
+    cell = sheet[20:52, 96:128].astype(np.float64)    # row 0's ground truth is coloured, the gray input is not
+    assert np.ptp(cell, axis=-1).max() > 20 and np.ptp(sheet[20:52, 0:32].astype(int), axis=-1).max() <= 1
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_cli_writes_three_files_and_refuses_to_overwrite(folder, weights, tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["eval", "--data", str(folder), "--weights", str(weights), "--protocol", "view", "--limit", "2",
+            "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| gray2colornet |" in printed and "| welsh |" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["contact_sheet_view.png", "rows.csv", "summary.md"]
+    with open(out / "rows.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 4 and {r["method"] for r in rows} == {"gray", "global_mean_ab", "welsh",
+                                                                  "gray2colornet"}
+    assert (out / "summary.md").read_text() == printed
+    before = (out / "rows.csv").read_bytes()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--overwrite" in err
+    assert (out / "rows.csv").read_bytes() == before
+    assert main(argv[:-4] + ["--no-model", "--protocol", "view", "--limit", "1", "--out", str(out),
+                             "--overwrite"]) == 0
+    assert "gray2colornet" not in (out / "summary.md").read_text()
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", "--data", str(tmp_path / "missing"), "--no-model"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such folder" in err
+
+
+# -------------------------------------------------------------------------------------- teaching helpers
+def test_sample_dev_pairs_shapes_and_ids():
+    view = ev.sample_dev_pairs("view", size=24, names=["parrot"])
+    pair = view[0]
+    assert pair.pair_id == "view:parrot" and min(pair.target_rgb.shape[:2]) <= 24
+    assert pair.target_rgb.shape == pair.reference_rgb.shape        # two crops of the same width
+    other = ev.sample_dev_pairs("other", size=24, names=[("cat_1", "cat_2")])
+    assert other[0].pair_id == "other:cat_1<-cat_2" and min(other[0].target_rgb.shape[:2]) == 24
+    assert len(ev.sample_dev_pairs("other", size=16)) == len(ev.SAMPLE_OTHER_PAIRS)
+
+
+def test_rotate_hue_keeps_l_and_chroma_and_turns_hue():
+    rgb = np.array([[[0.6, 0.3, 0.2], [0.2, 0.5, 0.3]]], dtype=np.float32)
+    np.testing.assert_allclose(ev.rotate_hue(rgb, 360.0), rgb, atol=1e-4)
+    turned = ev.rotate_hue(rgb, 180.0)
+    lab, lab_t = rgb_to_lab_np(rgb), rgb_to_lab_np(turned)
+    np.testing.assert_allclose(lab_t[..., 0], lab[..., 0], atol=1e-3)
+    # a 180-degree turn negates a and b: exactly for the green (in gamut after the turn), with less chroma for
+    # the orange (its blue opposite leaves the gamut at that L*, so its chroma is reduced, its hue kept)
+    np.testing.assert_allclose(lab_t[0, 1, 1:], -lab[0, 1, 1:], atol=1e-2)
+    a, b = lab[0, 0, 1:]
+    at, bt = lab_t[0, 0, 1:]
+    assert abs(a * bt - b * at) < 1e-2 * np.hypot(a, b) * np.hypot(at, bt) and a * at + b * bt < 0
+    assert np.hypot(at, bt) < np.hypot(a, b)
+
+
+def test_forced_gate_sets_omega_and_restores(weights):
+    from colorlab.inference import load_model
+    from colorlab.models.gcfn import StatsGate
+    from colorlab.models.gray2colornet import explain
+
+    model = load_model(weights)
+    rng = np.random.default_rng(0)
+    target_l = rng.uniform(-1, 1, (1, 16, 16, 1)).astype(np.float32)
+    reference = rng.uniform(-0.5, 0.5, (1, 16, 16, 3)).astype(np.float32)
+    original = StatsGate.call
+    with ev.forced_gate(1.0):
+        gate = explain(model, target_l, reference, per_level=False)["gate"]
+        np.testing.assert_allclose(gate, 1.0)
+    assert StatsGate.call is original
+    free = explain(model, target_l, reference, per_level=False)["gate"]
+    assert np.all((free > 0) & (free < 1)) and not np.allclose(free, 1.0)
+
+
+def test_ch09_reference_solutions_hand_values_and_metrics():
+    from colorlab.exercises import ch09
+    from colorlab.metrics import psnr
+
+    flat, half = np.zeros((2, 2, 3)), np.full((2, 2, 3), 0.5)
+    assert ch09.psnr(flat, half) == pytest.approx(10 * np.log10(4.0), abs=1e-9)     # MSE 0.25 -> 6.02 dB
+    assert ch09.psnr(half, half) == np.inf
+    # one red and one blue pixel: rg = (255, 0), yb = (127.5, -255); sigma_rg = 127.5, sigma_yb = 191.25,
+    # mu_rg = 127.5, mu_yb = -63.75
+    two = np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    expected = np.hypot(127.5, 191.25) + 0.3 * np.hypot(127.5, -63.75)
+    assert ch09.colourfulness(two) == pytest.approx(expected, rel=1e-12)
+    rng = np.random.default_rng(1)
+    a, b = rng.random((12, 12, 3)), rng.random((12, 12, 3))
+    assert ch09.psnr(a, b) == pytest.approx(psnr(a, b), rel=1e-12)
+    assert ch09.colourfulness(a) == pytest.approx(colourfulness(a), rel=1e-12)
