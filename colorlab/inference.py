@@ -3,7 +3,7 @@
 Use::
 
     import colorlab
-    image = colorlab.colorize("gray.jpg", "reference.jpg", weights="runs/course.weights.h5")
+    image = colorlab.colorize("gray.jpg", "reference.jpg", weights="runs/course/generator.weights.h5")
     image.save("coloured.png")          # a PIL.Image, RGB, the target's size
 
     # or, from a shell:  colorlab colorize gray.jpg --reference reference.jpg -o coloured.png --weights W
@@ -62,7 +62,7 @@ __all__ = ["colorize", "load_model", "guided_upsample", "bilinear_upsample", "bo
            "GUIDED_EPS"]
 
 _REPO = pathlib.Path(__file__).resolve().parent.parent
-#: The shipped demo weights (``course`` config); their config sits beside them in ``course.json``.
+#: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
 DEMO_WEIGHTS = _REPO / "data" / "weights" / "demo.weights.h5"
 
 #: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
@@ -140,7 +140,7 @@ def load_model(weights: str | os.PathLike | None = None, config=None):
                 "the demo weights are not shipped yet (expected "
                 f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
                 ".json config beside it) or a built model, e.g. colorize(target, reference, "
-                "weights='runs/course.weights.h5'), or --weights on the command line")
+                "weights='runs/course/generator.weights.h5'), or --weights on the command line")
         weights = DEMO_WEIGHTS
     path = pathlib.Path(weights)
     if not path.is_file():

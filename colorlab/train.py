@@ -820,8 +820,8 @@ class Trainer:
                 same name with ``.json`` instead (``runs/course/generator.json``).
 
         Returns:
-            ``(weights_path, config_path)``. Load with ``Gray2ColorConfig.from_dict(json.load(...))``,
-            ``build_gray2colornet(config)`` and ``model.load_weights(weights_path)``, on any backend.
+            ``(weights_path, config_path)``; the JSON holds ``{"config": Gray2ColorConfig.to_dict()}``, the format
+            :func:`colorlab.colorize` reads (``colorize(target, reference, weights=weights_path)``), on any backend.
         """
         path = pathlib.Path(path)
         if not path.name.endswith(".weights.h5"):
@@ -840,6 +840,6 @@ class Trainer:
             with contextlib.suppress(OSError):
                 os.remove(temporary)
         _write_atomic(config_path, lambda t: pathlib.Path(t).write_text(
-            json.dumps(self.config.to_dict(), indent=1), encoding="utf-8"))
+            json.dumps({"config": self.config.to_dict()}, indent=1), encoding="utf-8"))
         return path, config_path
 

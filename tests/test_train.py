@@ -286,13 +286,15 @@ def test_export_generator_round_trip(run, tmp_path):
     trainer = run["trainer"]
     weights, config_path = trainer.export_generator(tmp_path / "model" / "generator.weights.h5")
     assert config_path.name == "generator.json"
-    config = Gray2ColorConfig.from_dict(json.loads(config_path.read_text()))
+    config = Gray2ColorConfig.from_dict(json.loads(config_path.read_text())["config"])
     assert config == trainer.config
     model = build_gray2colornet(config)
     model.load_weights(weights)
     batch = run["dataset"].batch(0, 0)[0]
     np.testing.assert_array_equal(np.asarray(model(batch, training=False)["ab"]),
                                   trainer.predict_ab(batch["target_l"], batch["reference_lab"]))
+    from colorlab.inference import load_model   # colorize reads exactly what the trainer exports
+    assert load_model(weights).config == trainer.config
     with pytest.raises(ConfigError, match="weights.h5"):
         trainer.export_generator(tmp_path / "generator.h5")
 
@@ -339,7 +341,7 @@ def test_cli_on_jax_trains_two_steps(background):
     assert any(not np.array_equal(first[k], second[k]) for k in first)  # step 2 changed the weights
     exported = _h5_arrays(out / "generator.weights.h5")
     assert all(np.array_equal(exported[k], second[k]) for k in second)
-    assert json.loads((out / "generator.json").read_text())["name"] == "tiny"
+    assert json.loads((out / "generator.json").read_text())["config"]["name"] == "tiny"
     assert (out / "images" / "step_00000002.png").is_file()
 
 
