@@ -19,6 +19,7 @@ CHAPTERS = [
     "colorlab.exercises.ch03",
     "colorlab.exercises.ch04",
     "colorlab.exercises.ch09",
+    "colorlab.exercises.ch08",
 ]
 
 

@@ -1,0 +1,98 @@
+"""Exercises of chapter 08 (training), checked by :func:`check`.
+
+In ``notebooks/08_training.ipynb`` the student writes each function in plain Python/NumPy and calls::
+
+    from colorlab.exercises import ch08
+    total_generator_loss = ch08.check("total_generator_loss", total_generator_loss)
+
+Exercises (name: what the student writes):
+
+* ``"total_generator_loss"``: ``total_generator_loss(terms, weights) -> float`` — the generator's loss
+  ``Σ_t w_t · L_t`` from a dict of **unweighted** term values (what :func:`colorlab.losses.generator_loss` returns
+  beside the total, and what ``metrics.csv`` logs) and a dict of weights (``config.loss_weights``). A term that
+  was not computed (weight 0, or a config without a classification head) is absent from ``terms`` and adds
+  nothing; a weight without a term is ignored.
+* ``"discriminator_bce"``: ``discriminator_bce(real_logits, fake_logits) -> float`` — the discriminator's binary
+  cross-entropy on patch logits, ``mean(softplus(−r)) + mean(softplus(f))``
+  (:func:`colorlab.losses.discriminator_loss` with ``kind="bce"``), where ``softplus(x) = log(1 + eˣ)``.
+
+The reference solutions are plain NumPy, written independently of :mod:`colorlab.losses` (the tests compare the
+two), so importing this module stays light.
+"""
+
+import numpy as np
+
+from colorlab.exercises import Exercise, make_checker
+
+__all__ = ["total_generator_loss", "discriminator_bce", "EXERCISES", "check"]
+
+
+def total_generator_loss(terms, weights):
+    """The generator's total loss ``Σ_t w_t · L_t`` over the terms that were computed.
+
+    Args:
+        terms: dict ``{term name: unweighted value}`` (floats), e.g. ``{"reconstruction": 0.16, "tv": 0.037}``;
+            the names are those of :data:`colorlab.losses.TERMS`.
+        weights: dict ``{term name: weight}``; must have a weight for every key of ``terms`` (it may have more).
+
+    Returns:
+        float (a 0-d float64 array).
+    """
+    return np.asarray(sum(float(weights[name]) * float(value) for name, value in terms.items()), dtype=np.float64)
+
+
+def _softplus(x):
+    """``log(1 + eˣ)`` without overflow: ``max(x, 0) + log1p(e^{−|x|})``."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def discriminator_bce(real_logits, fake_logits):
+    """The discriminator's BCE on patch logits: ``mean(softplus(−r)) + mean(softplus(f))``.
+
+    Equal to ``−mean log σ(r) − mean log(1 − σ(f))``: the real patches should get σ(r) → 1, the generated ones
+    σ(f) → 0.
+
+    Args:
+        real_logits: array ``(N, H', W', 1)`` (any shape), the discriminator's logits on ground-truth colourings.
+        fake_logits: array (any shape), its logits on the generator's colourings.
+
+    Returns:
+        float (a 0-d float64 array).
+    """
+    return np.asarray(_softplus(-np.asarray(real_logits, np.float64)).mean()
+                      + _softplus(np.asarray(fake_logits, np.float64)).mean())
+
+
+#: The default weights of :class:`colorlab.losses.LossWeights` (ours; see chapter 07).
+_DEFAULT_WEIGHTS = {"reconstruction": 1.0, "histogram": 0.5, "classification": 0.01, "adversarial": 0.01,
+                    "tv": 0.1}
+
+
+def _cases():
+    rng = np.random.default_rng(8)
+    # Hand value (a row of a laptop run's metrics.csv, rounded): 0.1623 + 0.5·0.3258 + 0.01·2.9869 + 0.01·0.8670
+    # + 0.1·0.0372 = 0.1623 + 0.1629 + 0.029869 + 0.00867 + 0.00372 = 0.367459.
+    logged = {"reconstruction": 0.1623, "histogram": 0.3258, "classification": 2.9869, "adversarial": 0.8670,
+              "tv": 0.0372}
+    # No classification head (the tiny config): the term is absent and adds nothing; 1·0.2 + 2·0.5 + 0.1·0.03.
+    no_head = {"reconstruction": 0.2, "histogram": 0.5, "adversarial": 0.7, "tv": 0.03}
+    no_head_weights = {"reconstruction": 1.0, "histogram": 2.0, "classification": 5.0, "adversarial": 0.0,
+                       "tv": 0.1}
+    # Hand value: all logits 0 → σ = ½ on both sides → log 2 + log 2 = 1.386294...
+    zeros = np.zeros((2, 3, 3, 1))
+    real = rng.normal(1.0, 2.0, size=(2, 4, 4, 1))
+    fake = rng.normal(-1.0, 2.0, size=(2, 4, 4, 1))
+    # Very confident logits: softplus must not overflow (softplus(-40) ≈ 4e-18, softplus(40) ≈ 40).
+    confident_real = np.full((1, 2, 2, 1), 40.0)
+    confident_fake = np.full((1, 2, 2, 1), 40.0)
+    return [
+        Exercise("total_generator_loss", total_generator_loss,
+                 [(logged, _DEFAULT_WEIGHTS), (no_head, no_head_weights)], rtol=1e-9, atol=1e-9),
+        Exercise("discriminator_bce", discriminator_bce,
+                 [(zeros, zeros), (real, fake), (confident_real, confident_fake)], rtol=1e-6, atol=1e-9),
+    ]
+
+
+EXERCISES = _cases()
+check = make_checker(EXERCISES)
