@@ -81,7 +81,7 @@ def test_config_overrides_round_trip_and_immutability():
 
 
 @pytest.mark.parametrize("name, overrides, fragment", [
-    ("imagenet", {}, "tiny, course, paper"),
+    ("imagenet", {}, "tiny, laptop, course, paper"),
     ("tiny", {"temprature": 0.1}, "temprature"),
     ("tiny", {"temperature": 0.0}, "temperature"),
     ("tiny", {"gate": "attention"}, "gate"),
