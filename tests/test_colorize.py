@@ -2,7 +2,6 @@
 upsampling, weights handling, and the ``colorlab colorize`` command (run in-process through ``colorlab.__main__``).
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -15,26 +14,10 @@ from PIL import Image
 
 import colorlab
 import colorlab.inference as cz
-from colorlab.errors import ColorlabError, ConfigError, ImageLoadError, OutputExistsError
+from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
 from colorlab.metrics import l_preservation
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """A randomly initialised tiny model's weights + the trainer's sibling config file."""
-    import keras
-
-    from colorlab.models import build_gray2colornet
-
-    keras.utils.set_random_seed(0)
-    model = build_gray2colornet("tiny")
-    folder = tmp_path_factory.mktemp("weights")
-    path = folder / "tiny.weights.h5"
-    model.save_weights(path)
-    (folder / "tiny.json").write_text(json.dumps({"config": model.config.to_dict()}))
-    return path
 
 
 def _gray(height, width, seed=0):

@@ -5,7 +5,6 @@ The Places365-layout folder is generated in tmp_path (small synthetic photos); t
 """
 
 import csv
-import json
 
 import numpy as np
 import pytest
@@ -47,22 +46,6 @@ def folder(tmp_path_factory):
         lines.append(f"{name} {label}")
     (root / "places365_val.txt").write_text("\n".join(lines) + "\n")
     return root
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """A randomly initialised tiny model's weights + the trainer's sibling config file."""
-    import keras
-
-    from colorlab.models import build_gray2colornet, get_config
-
-    keras.utils.set_random_seed(0)
-    model = build_gray2colornet("tiny")
-    folder = tmp_path_factory.mktemp("weights")
-    path = folder / "tiny.weights.h5"
-    model.save_weights(path)
-    (folder / "tiny.json").write_text(json.dumps({"config": get_config("tiny").to_dict()}))
-    return path
 
 
 # ------------------------------------------------------------------------------------------------ pairs
