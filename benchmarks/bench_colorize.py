@@ -21,14 +21,13 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-from report import publish
+from report import median_time, publish
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,15 +47,6 @@ def _photo(path, long_side=None, size=None):
         scale = long_side / max(image.size)
         size = (round(image.width * scale), round(image.height * scale))
     return np.asarray(image.resize(size, Image.Resampling.BICUBIC), dtype=np.float32) / 255.0
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:
@@ -92,7 +82,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         out = run(gray)                                                      # builds + loads + caches the model
         first = time.perf_counter() - start
-        t_colorize = _median_time(lambda: run(gray), args.repeats)
+        t_colorize = median_time(lambda: run(gray), args.repeats)
         dl = l_preservation(np.asarray(out, np.float32) / 255.0, gray)
 
         # the model call alone, at the working size, for the breakdown
@@ -100,13 +90,13 @@ def main(argv=None) -> int:
         h, w = cz._working_shape(*gray.shape, model.config.image_size)
         l_small = np.clip(cz._resize(lightness(gray).astype(np.float32), h, w, cz.Image.Resampling.BICUBIC), 0, 100)
         ref_small = cz._prepare_reference(reference, model.config)
-        t_model = _median_time(lambda: cz._predict_ab(model, l_small, ref_small), args.repeats)
-        t_welsh = _median_time(lambda: welsh(gray, reference), args.repeats)
+        t_model = median_time(lambda: cz._predict_ab(model, l_small, ref_small), args.repeats)
+        t_welsh = median_time(lambda: welsh(gray, reference), args.repeats)
         rss_1024 = _max_rss_mib()
 
         big = _photo(target_path, size=(4000, 3000)) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         del photo
-        t_big = _median_time(lambda: run(big), 1)
+        t_big = median_time(lambda: run(big), 1)
         tracemalloc.start()
         run(big)
         _, traced_peak = tracemalloc.get_traced_memory()

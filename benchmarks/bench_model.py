@@ -9,11 +9,9 @@ For scale, DESIGN.md's GPU target is â‰¥ 3,000 img/s training throughput at 128Â
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
-from report import publish
+from report import median_time, publish
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -57,12 +55,7 @@ def measure(name: str, batch: int, repeats: int) -> dict:
 
     def timed(fn):
         fn()  # trace and warm up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return median_time(fn, repeats)
 
     fwd, step = timed(forward), timed(train_step)
     return {"config": name, "size": size, "params": count_params(name)["total"],

@@ -1,5 +1,7 @@
 """Shared by the benchmark scripts: print a Markdown report and keep it in benchmarks/results/NAME.md."""
 
+import statistics
+import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -12,3 +14,13 @@ def publish(name: str, lines: list[str]) -> str:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text(report + "\n")
     return report
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn()`` (warm it up first: tracing is not timed here)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
