@@ -1,12 +1,10 @@
 """colorlab.color against scikit-image (D65, 2-degree observer), hand-computed values and gradients."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from jaxrun import run_on_jax
 from skimage import color as skcolor
 
 import keras
@@ -322,10 +320,7 @@ def test_rgb_to_lab_on_jax_matches_tensorflow(tmp_path):
     rng = np.random.default_rng(9)
     rgb = np.concatenate([rng.random((200, 3)), np.eye(3), np.zeros((1, 3)), np.ones((1, 3))]).astype(np.float32)
     np.save(tmp_path / "rgb.npy", rgb)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", _JAX_SCRIPT, str(tmp_path / "rgb.npy"), str(tmp_path / "out.npz")],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_on_jax(_JAX_SCRIPT, tmp_path / "rgb.npy", tmp_path / "out.npz", PYTHONPATH=str(ROOT))
     out = np.load(tmp_path / "out.npz")
     np.testing.assert_allclose(out["lab"], _np(color.rgb_to_lab(rgb)), atol=1e-4)
     assert np.all(np.isfinite(out["grads"])) and np.all(np.abs(out["grads"]).sum(axis=1) > 0)

@@ -2,14 +2,12 @@
 upsampling, weights handling, and the ``colorlab colorize`` command (run in-process through ``colorlab.__main__``).
 """
 
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from jaxrun import run_on_jax
 from PIL import Image
 
 import colorlab
@@ -17,7 +15,6 @@ import colorlab.inference as cz
 from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
 from colorlab.metrics import l_preservation
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _gray(height, width, seed=0):
@@ -260,11 +257,7 @@ def test_runs_on_jax(weights, tmp_path):
     reference = _save(tmp_path / "r.png", _colour(20, 28))
     script = ("import sys, numpy as np, colorlab; "
               "np.save(sys.argv[4], np.asarray(colorlab.colorize(sys.argv[1], sys.argv[2], weights=sys.argv[3])))")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", script, str(target), str(reference), str(weights),
-                             str(tmp_path / "jax.npy")], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    run_on_jax(script, target, reference, weights, tmp_path / "jax.npy")
     on_jax = np.load(tmp_path / "jax.npy").astype(int)
     here = np.asarray(colorlab.colorize(target, reference, weights=weights)).astype(int)
     assert on_jax.shape == here.shape == (24, 36, 3)

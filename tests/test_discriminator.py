@@ -1,15 +1,12 @@
 """PatchDiscriminator: geometry (receptive field, output sizes) checked by hand and empirically, gradients, config."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from jaxrun import last_json, run_on_jax
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -18,7 +15,6 @@ from colorlab.errors import ConfigError  # noqa: E402
 from colorlab.models.discriminator import (NORMS, PatchDiscriminator, SpectralConv2D,  # noqa: E402
                                            conv_output_size, receptive_field)
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _inputs(shape, seed=0):
@@ -242,11 +238,7 @@ def test_same_logits_and_a_training_step_on_jax(tmp_path):
             grads_ok=all(bool(np.isfinite(g).all() and np.any(g != 0)) for g in grads),
             u_changed=any(not np.allclose(a, b) for a, b in zip(frozen, new_frozen)))))
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json(run_on_jax(script))
     assert report["backend"] == "jax"
     assert report["same"] < 1e-5
     assert report["grads_ok"] and report["u_changed"]

@@ -1,15 +1,11 @@
 """The five losses: each against a value worked out by hand on a toy input, zero where it should be, gradients."""
 
-import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from jaxrun import last_json, run_on_jax
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -20,7 +16,6 @@ from colorlab.losses import (LossWeights, area_resize, chi_square_distance, clas
                              discriminator_loss, generator_adversarial_loss, generator_loss, histogram_loss,
                              multiscale_smooth_l1, smooth_l1, total_variation)
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def f32(x):
@@ -361,11 +356,7 @@ def test_losses_give_the_same_values_on_jax():
             rec=float(losses.multiscale_smooth_l1(outputs, target)),
             total=float(total(outputs["ab"])), grad_ok=bool(np.isfinite(grad).all() and np.any(grad != 0)))))
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json(run_on_jax(script))
     assert report["backend"] == "jax"
     assert report["tv"] == pytest.approx(2.0, rel=1e-6)
     assert report["d"] == pytest.approx((sp(-2) + sp(1)) / 2 + (sp(0.5) + sp(-3)) / 2, rel=1e-5)

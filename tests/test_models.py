@@ -6,13 +6,10 @@ weights on the JAX backend. Tiny config and tiny shapes throughout: the whole fi
 import dataclasses
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from jaxrun import run_on_jax
 
 import keras
 from keras import ops
@@ -24,7 +21,6 @@ from colorlab.models import (CONFIG_NAMES, DEFAULT_LOSS_WEIGHTS, GCFN, MCN, Clas
                              ResBlock, StatsGate, WarpedColorPyramid, attention_entropy, attention_map,
                              build_gray2colornet, count_params, explain, get_config, pad_to_multiple)
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _np(x):
@@ -402,13 +398,9 @@ def test_same_weights_on_the_jax_backend(tiny, tmp_path):
     expected = {key: _np(value) for key, value in tiny([target, reference]).items()}
     np.savez(tmp_path / "inputs.npz", target=target, reference=reference)
     tiny.save_weights(tmp_path / "tiny.weights.h5")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-           # Tests only: XLA's CPU compiler at low optimisation compiles the many small kernels ~5x faster.
-           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
-    result = subprocess.run([sys.executable, "-c", _JAX_SCRIPT, str(tmp_path / "inputs.npz"),
-                             str(tmp_path / "tiny.weights.h5"), str(tmp_path / "jax.npz")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Tests only: XLA's CPU compiler at low optimisation compiles the many small kernels ~5x faster.
+    run_on_jax(_JAX_SCRIPT, tmp_path / "inputs.npz", tmp_path / "tiny.weights.h5", tmp_path / "jax.npz",
+               XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
     got = np.load(tmp_path / "jax.npz")
     assert sorted(got.files) == sorted(expected)
     for key in expected:

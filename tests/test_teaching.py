@@ -5,15 +5,11 @@ receptive fields against hand values and colorlab.models.discriminator; the deco
 model's own outputs.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from jaxrun import last_json, run_on_jax
 
 keras = pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
@@ -22,7 +18,6 @@ from colorlab import teaching  # noqa: E402
 from colorlab.errors import ConfigError  # noqa: E402
 from colorlab.exercises import ch05, ch06  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _keras_transposed(x, kernel, stride):
@@ -277,11 +272,7 @@ def test_input_gradient_on_jax(tmp_path):
                                      + [int(v) for v in np.nonzero(support.any(0))[0][[0, -1]]],
                           "window": disc.patch_bounds(5, 6)}))
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = last_json(run_on_jax(script))
     assert result["backend"] == "jax"
     np.testing.assert_allclose(result["square"], [[3.0, 12.0], [0.75, 27.0]], rtol=1e-6)
     (top, bottom), (left, right) = result["window"]
