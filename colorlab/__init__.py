@@ -12,15 +12,17 @@ from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadE
 __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "color", "data", "exercises", "inference", "io", "losses", "metrics", "models",
-               "places365", "playground", "plotting", "teaching", "train", "widgets")
+               "places365", "playground", "plotting", "teaching", "train", "video", "widgets")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
-           "colorize", *_SUBMODULES]
+           "colorize", "colorize_video", *_SUBMODULES]
 
 
 def __getattr__(name):
     if name == "colorize":  # the main entry point: colorlab.colorize(target, reference)
         return importlib.import_module("colorlab.inference").colorize
+    if name == "colorize_video":  # colorlab.colorize_video(video, reference, output)
+        return importlib.import_module("colorlab.video").colorize_video
     if name in _SUBMODULES:
         return importlib.import_module(f"colorlab.{name}")
     raise AttributeError(f"module 'colorlab' has no attribute {name!r}")

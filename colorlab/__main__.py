@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     from colorlab.evaluate import add_cli as _add_eval  # `eval`: the dev-set evaluation (NumPy; Keras lazily)
     _add_eval(sub)
+    from colorlab.video import add_cli as _add_video  # `video`: PyAV, OpenCV and Keras load lazily
+    _add_video(sub)
     return parser
 
 

@@ -24,3 +24,8 @@ class DatasetError(ColorlabError):
 
 class CheckpointError(ColorlabError):
     """A checkpoint is missing, incomplete or does not fit this trainer (other config); the message names it."""
+
+
+class VideoError(ColorlabError):
+    """A video file cannot be read or written (missing, truncated, no video stream, no frames, unsupported codec or
+    container); the message names the file and the problem."""

@@ -393,11 +393,36 @@ def _prepare_reference(reference_rgb: np.ndarray, cfg) -> np.ndarray:
 
 def _predict_ab(model, l_small: np.ndarray, reference_lab: np.ndarray) -> np.ndarray:
     """Runs the model once; returns ab ``(h, w, 2)`` float32 in Lab units."""
+    return _predict_ab_batch(model, l_small[None], reference_lab)[0]
+
+
+def _predict_ab_batch(model, l_small: np.ndarray, reference_lab: np.ndarray, compiled: bool = False) -> np.ndarray:
+    """Runs the model on a batch of same-size lightness maps against one reference.
+
+    Args:
+        model: a built Gray2ColorNet.
+        l_small: ``(B, h, w)`` L* in [0, 100] at the working size.
+        reference_lab: ``(h_r, w_r, 3)`` from :func:`_prepare_reference` (shared by the whole batch).
+        compiled: use Keras' compiled ``predict_on_batch`` (traced once per input shape: worth it when many
+            batches of one shape follow, as the frames of a video) instead of an eager call.
+
+    Returns:
+        ab ``(B, h, w, 2)`` float32 in Lab units.
+    """
     from keras import ops
 
-    target_l = (l_small / 50.0 - 1.0).astype(np.float32)[None, ..., None]
-    outputs = model([ops.convert_to_tensor(target_l), ops.convert_to_tensor(reference_lab[None])], training=False)
-    return np.asarray(ops.convert_to_numpy(outputs["ab"])[0], dtype=np.float32) * 110.0
+    target_l = (np.asarray(l_small, dtype=np.float32) / 50.0 - 1.0)[..., None]
+    reference = np.ascontiguousarray(np.broadcast_to(reference_lab[None], (len(target_l),) + reference_lab.shape))
+    if compiled:
+        shape = (target_l.shape, reference.shape)
+        if getattr(model, "_colorlab_predict_shape", None) != shape:
+            # A fresh trace for exactly this shape: TensorFlow would otherwise re-trace a second shape with
+            # unknown sizes, which the model's resizing layers cannot take.
+            model.make_predict_function(force=True)
+            model._colorlab_predict_shape = shape
+        return np.asarray(model.predict_on_batch([target_l, reference])["ab"], dtype=np.float32) * 110.0
+    outputs = model([ops.convert_to_tensor(target_l), ops.convert_to_tensor(reference)], training=False)
+    return np.asarray(ops.convert_to_numpy(outputs["ab"]), dtype=np.float32) * 110.0
 
 
 def _lab_to_rgb8(l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
