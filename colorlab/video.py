@@ -35,7 +35,7 @@ For each frame ``t``, at the model's working size (``config.image_size`` on the 
 Files (PyAV, whose wheels carry FFmpeg; no shell commands): the video is decoded frame by frame and encoded with
 H.264 (libx264, CRF :data:`DEFAULT_CRF`, no B-frames) into ``.mp4``, ``.mov`` or ``.mkv``. Frame rate, each
 frame's timestamp, size and pixel aspect ratio are kept; audio streams are copied packet for packet (remuxed, not
-re-encoded). Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with
+re-encoded); other streams (subtitles, data) and rotation metadata are not copied. Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with
 the propagation state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from
 the last finished segment when run again with the same arguments: no frame is lost or written twice, and the
 result equals an uninterrupted run. The output file appears only at the end (atomic rename); nothing existing is

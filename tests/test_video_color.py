@@ -55,3 +55,29 @@ def test_out_of_gamut_colours_keep_lightness():
     out = video.lab_to_rgb8(lightness, ab)
     np.testing.assert_allclose(rgb_to_lab_np(out / 255.0)[..., 0], 50.0, atol=0.5)
     assert (out[..., 0].astype(int) > out[..., 1]).all()   # still red, less chroma
+
+
+def test_video_frames_agree_on_tensorflow_and_jax(weights, tmp_path):
+    """The same clip coloured on both backends (TF here, JAX in a subprocess): the same 8-bit frames within 2 steps."""
+    import warnings
+
+    from jaxrun import run_on_jax
+
+    clip = video.synthetic_clip(video_sample(), 6, (48, 32), "pan")
+    np.save(tmp_path / "clip.npy", clip)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = video.colorize_frames(clip, clip[0], weights=weights, batch_size=4)
+    script = ("import sys, warnings, numpy as np; from colorlab import video; warnings.simplefilter('ignore'); "
+              "clip = np.load(sys.argv[1]); "
+              "np.save(sys.argv[3], video.colorize_frames(clip, clip[0], weights=sys.argv[2], batch_size=4))")
+    run_on_jax(script, tmp_path / "clip.npy", weights, tmp_path / "jax.npy")
+    got = np.load(tmp_path / "jax.npy")
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected).max() <= 2
+
+
+def video_sample():
+    from colorlab.io import sample_paths
+
+    return next(p for p in sample_paths() if p.name == "lake_1.jpg")
