@@ -540,25 +540,42 @@ class FrameColorizer:
             raise ConfigError(f"frames must be uint8 RGB (B, H, W, 3), got {frames.dtype} {frames.shape}")
         height, width = frames.shape[1:3]
         h, w = _working_shape(height, width, self.working_size)
-        l_full = [frame_lightness(frame) for frame in frames]
-        l_small = np.stack([np.clip(_resize(l, h, w, Image.Resampling.BICUBIC), 0.0, 100.0) for l in l_full])
+        pool = _pool()
+
+        def lightness(frame):
+            l_full = frame_lightness(frame)
+            return l_full, np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)
+
+        l_full, l_small = zip(*pool.map(lightness, frames))
+        l_small = np.stack(l_small)                                                    # (B, h, w)
         ab_model = np.concatenate([  # batches of exactly batch_size (the last one padded with its last frame)
             _predict_ab_batch(self.model, _pad(l_small[start:start + self.batch_size], self.batch_size),
                               self._reference, compiled=True)[:len(l_small[start:start + self.batch_size])]
             for start in range(0, len(l_small), self.batch_size)])                 # (B, h, w, 2)
-        out = np.empty_like(frames)
-        stats = []
-        for i in range(len(frames)):
-            ab_small, frame_stats = self.propagation(l_small[i], ab_model[i])
-            stats.append(frame_stats)
+        blended, stats = zip(*(self.propagation(l, ab) for l, ab in zip(l_small, ab_model)))   # in order
+
+        def full_resolution(i):
             if self.strength == 0:
-                out[i] = lab_to_rgb8(l_full[i], None)
-                continue
-            ab = guided_upsample(ab_small, l_small[i] / 100.0, l_full[i] / 100.0)
+                return lab_to_rgb8(l_full[i], None)
+            ab = guided_upsample(blended[i], l_small[i] / 100.0, l_full[i] / 100.0)
             if self.strength != 1:
                 ab *= self.strength
-            out[i] = lab_to_rgb8(l_full[i], ab)
-        return out, stats
+            return lab_to_rgb8(l_full[i], ab)
+
+        return np.stack(list(pool.map(full_resolution, range(len(frames))))), list(stats)
+
+
+_POOL = None
+
+
+def _pool():
+    """Threads for the per-frame NumPy work (NumPy and Pillow release the GIL in their inner loops)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="colorlab-video")
+    return _POOL
 
 
 def _pad(batch: np.ndarray, size: int) -> np.ndarray:
