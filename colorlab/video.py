@@ -35,7 +35,9 @@ For each frame ``t``, at the model's working size (``config.image_size`` on the 
 Files (PyAV, whose wheels carry FFmpeg; no shell commands): the video is decoded frame by frame and encoded with
 H.264 (libx264, CRF :data:`DEFAULT_CRF`, no B-frames) into ``.mp4``, ``.mov`` or ``.mkv``. Frame rate, each
 frame's timestamp, size and pixel aspect ratio are kept; audio streams are copied packet for packet (remuxed, not
-re-encoded); other streams (subtitles, data) and rotation metadata are not copied. Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with
+re-encoded); other streams (subtitles, data) and rotation metadata are not copied. (One exception to "timestamps
+kept": Matroska cannot store negative times, so when the audio starts before 0, as AAC's encoder priming does, an
+``.mkv`` output has every stream shifted by that amount: sync is kept, absolute times move by some tens of ms.) Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with
 the propagation state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from
 the last finished segment when run again with the same arguments: no frame is lost or written twice, and the
 result equals an uninterrupted run. The output file appears only at the end (atomic rename); nothing existing is
@@ -221,7 +223,11 @@ def probe_video(path) -> VideoInfo:
             raise VideoError(f"cannot read video {os.fspath(path)!r}: the video stream has no frames")
         # Truncated: the frames end well before the duration the header promises (or, without a duration, fewer
         # frames than promised). Not the frame count alone: AVI files with dropped frames count the gaps too.
-        if stream.duration and end is not None:
+        if container.format.name == "avi" and promised and end is not None:
+            if end < promised:   # AVI timestamps count frames; without its index FFmpeg guesses the duration
+                raise VideoError(f"cannot read video {os.fspath(path)!r}: truncated, the header promises "
+                                 f"{promised} frames but the file ends at frame {end}")
+        elif stream.duration and end is not None:
             present = end - (stream.start_time or 0)
             if present < 0.95 * stream.duration:
                 raise VideoError(f"cannot read video {os.fspath(path)!r}: truncated, the header promises "
@@ -369,7 +375,9 @@ class TemporalPropagation:
         h, w = l_now.shape
         rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
         map_x, map_y = cols + flow[..., 0], rows + flow[..., 1]
-        inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+        # Half a pixel of slack: the flow between identical frames is not exactly 0 (a few hundredths of a pixel),
+        # and a border pixel must not lose its confidence for that; BORDER_REPLICATE covers the overshoot.
+        inside = (map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)
         l_warp = cv2.remap(l_previous.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         confidence = np.exp(-0.5 * ((l_now - l_warp) / self.sigma) ** 2) * inside
@@ -642,8 +650,9 @@ class VideoResult:
         frames: frames written.
         cuts: indices of the frames treated as the start of a shot (frame 0 included).
         resumed_from: the frame an interrupted job resumed at (0 for a fresh job).
-        seconds: wall time of this call.
-        fps: frames coloured per second in this call (excluding the frames done before a resume).
+        seconds: wall time of this call, model loading included.
+        fps: frames coloured per second in this call, from the first decoded frame to the finished file (model
+            loading and frames done before a resume excluded).
     """
 
     path: pathlib.Path
@@ -810,7 +819,7 @@ def _packets(path: pathlib.Path, streams: str):
         container.close()
 
 
-def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_format: str) -> None:
+def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_format: str, fps: Fraction) -> None:
     """Joins the segments and the input's audio (packets copied, not re-encoded) into ``output``, atomically."""
     av = _av()
     temporary = output.with_name(f".{output.name}.colorlab-tmp{output.suffix}")
@@ -819,6 +828,7 @@ def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_fo
         with av.open(os.fspath(segments[0])) as first, av.open(os.fspath(input_path)) as source, \
                 av.open(os.fspath(temporary), mode="w", format=container_format) as out:
             video = out.add_stream_from_template(first.streams.video[0])
+            video.codec_context.framerate = fps       # the template does not carry it (Matroska would guess)
             audio = []
             for stream in source.streams.audio:
                 try:
@@ -866,17 +876,23 @@ def _check_output(output: pathlib.Path, input_path: pathlib.Path, overwrite: boo
     return container_format
 
 
-def _check_audio(output: pathlib.Path, container_format: str, info: VideoInfo) -> None:
-    """Fails before any work if an audio stream cannot be copied into the chosen container."""
+def _check_audio(input_path: pathlib.Path, output: pathlib.Path, container_format: str, info: VideoInfo) -> None:
+    """Fails before any work if an audio stream cannot be copied into the chosen container: the input's audio
+    streams are added to an in-memory output of that format and its header is written."""
     if not info.audio:
         return
     av = _av()
-    with av.open(io.BytesIO(), mode="w", format=container_format) as probe:
-        supported = probe.supported_codecs
-    for codec in info.audio:
-        if codec not in supported:
-            raise VideoError(f"cannot write {os.fspath(output)!r}: the input's audio codec {codec!r} cannot be "
-                             f"copied into a {output.suffix} file; choose an .mkv output")
+    with av.open(os.fspath(input_path)) as source, \
+            av.open(io.BytesIO(), mode="w", format=container_format) as probe:
+        try:
+            for stream in source.streams.audio:
+                codec = _codec_name(stream)
+                probe.add_stream_from_template(stream)
+            probe.start_encoding()
+        except (av.FFmpegError, ValueError) as error:
+            raise VideoError(f"cannot write {os.fspath(output)!r}: the input's audio ({codec!r}) cannot be copied "
+                             f"into a {output.suffix} file ({_ffmpeg_message(error)}); choose an .mkv "
+                             "output") from None
 
 
 def colorize_video(input, reference, output, *, weights=None, config=None, strength: float = 1.0,
@@ -919,7 +935,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         raise ConfigError(f"crf must be an integer in [0, 51], got {crf!r}")
     container_format = _check_output(output, input_path, overwrite)
     info = probe_video(input_path)
-    _check_audio(output, container_format, info)
+    _check_audio(input_path, output, container_format, info)
     colorizer = FrameColorizer(_resolve_model(weights, config), reference, strength=strength,
                                working_size=working_size, batch_size=batch_size,
                                propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
@@ -930,6 +946,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     resumed_from = job.frames_done
     colorizer.propagation.set_state(job.load_state())
 
+    work_start = time.perf_counter()
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -942,7 +959,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         if job.frames_done != info.frame_count:   # cannot happen unless the file changed under us
             raise VideoError(f"cannot read video {os.fspath(input_path)!r}: {job.frames_done} frames were "
                              f"coloured but the file has {info.frame_count}")
-        _mux(job, input_path, output, container_format)
+        _mux(job, input_path, output, container_format, info.fps)
     except VideoError:
         shutil.rmtree(job.folder, ignore_errors=True)   # bad input: nothing worth resuming
         raise
@@ -951,10 +968,11 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
             bar.close()
     cuts = tuple(job.cuts)
     shutil.rmtree(job.folder, ignore_errors=True)
-    seconds = time.perf_counter() - start_time
+    end_time = time.perf_counter()
+    work = end_time - work_start
     done = info.frame_count - resumed_from
     return VideoResult(path=output, frames=info.frame_count, cuts=cuts, resumed_from=resumed_from,
-                       seconds=seconds, fps=done / seconds if seconds > 0 else math.inf)
+                       seconds=end_time - start_time, fps=done / work if work > 0 else math.inf)
 
 
 def _colour_segments(job: _Job, colorizer: FrameColorizer, input_path: pathlib.Path, info: VideoInfo, crf: int,
