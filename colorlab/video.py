@@ -21,7 +21,7 @@ For each frame ``t``, at the model's working size (``config.image_size`` on the 
 3. **Trust the warp where it is right.** We know the true lightness of frame ``t``, so a warp that landed on the
    right spot reproduces it. Per pixel, the confidence is
    ``c = exp(-(L(t) - L_warp)**2 / (2 sigma**2))`` (``sigma`` = :data:`CONSISTENCY_SIGMA` L* units), and 0 where
-   the flow points outside the previous frame. Occlusions, new objects and flow errors get ``c ~ 0``.
+   the flow points outside the previous frame (by more than half a pixel). Occlusions, new objects and flow errors get ``c ~ 0``.
 4. **Blend:** ``ab(t) = w c ab_warp + (1 - w c) ab_model(t)`` with ``w`` = ``temporal_weight`` (default
    :data:`TEMPORAL_WEIGHT`). This is a recursive (exponential) filter along the motion: colours follow the
    objects, and the model keeps pulling them back towards the reference, so errors cannot pile up.
@@ -37,10 +37,13 @@ H.264 (libx264, CRF :data:`DEFAULT_CRF`, no B-frames) into ``.mp4``, ``.mov`` or
 frame's timestamp, size and pixel aspect ratio are kept; audio streams are copied packet for packet (remuxed, not
 re-encoded); other streams (subtitles, data) and rotation metadata are not copied. (One exception to "timestamps
 kept": Matroska cannot store negative times, so when the audio starts before 0, as AAC's encoder priming does, an
-``.mkv`` output has every stream shifted by that amount: sync is kept, absolute times move by some tens of ms.) Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with
-the propagation state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from
-the last finished segment when run again with the same arguments: no frame is lost or written twice, and the
-result equals an uninterrupted run. The output file appears only at the end (atomic rename); nothing existing is
+``.mkv`` output has every stream shifted by that amount: sync is kept, absolute times move by some tens of ms.)
+
+Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with the propagation
+state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from the last finished
+segment when run again with the same arguments: no frame is lost or written twice, and the frames are those of an
+uninterrupted run (to the last float bits of the model: TensorFlow's compiled CPU kernels do not repeat them
+exactly, so a few pixels can differ by one 8-bit step). The output file appears only at the end (atomic rename); nothing existing is
 overwritten without ``overwrite=True``.
 
 ``colorlab.colorize_video`` is this module's :func:`colorize_video`, resolved lazily (``import colorlab`` stays
@@ -1082,16 +1085,18 @@ def synthetic_clip(image, frames: int = 24, size=(160, 96), motion: str = "pan",
                    seed: int = 0) -> np.ndarray:
     """A camera move over a still photo: a clip whose true motion is known (for tests and measurements).
 
-    A window of the photo's aspect ``size`` moves across it (``"pan"``: left to right by ``travel`` of the free
-    width; ``"zoom"``: from the whole photo to ``1 - travel`` of it, centred; ``"shake"``: small random jitter,
-    ``seed``), and each window is resized to ``size`` (bicubic).
+    A window with the clip's aspect ratio moves over the photo, and each window is resized to ``size`` (bicubic):
+    ``"pan"``: a window ``1 - travel`` times the widest one slides from the photo's left edge to its right edge
+    (so ``travel`` sets both the window and the distance); ``"zoom"``: from the widest window to ``1 - travel``
+    of it, centred; ``"shake"``: a window 0.9 times the widest one, jittered around the centre (normal, 1 % of the
+    photo's size, ``seed``).
 
     Args:
         image: a photo (anything :func:`colorlab.io.load_image` reads).
         frames: number of frames.
         size: ``(width, height)`` of the clip.
         motion: ``"pan"``, ``"zoom"`` or ``"shake"``.
-        travel: how far the window moves, as a fraction (see above).
+        travel: see above, in [0, 1).
         seed: for ``"shake"``.
 
     Returns:
@@ -1100,6 +1105,7 @@ def synthetic_clip(image, frames: int = 24, size=(160, 96), motion: str = "pan",
     from colorlab.io import load_image
 
     _check_int("frames", frames, 1)
+    _check_number("travel", travel, 0.0, 1.0, high_open=True)
     if motion not in ("pan", "zoom", "shake"):
         raise ConfigError(f"motion must be 'pan', 'zoom' or 'shake', got {motion!r}")
     width, height = size

