@@ -12,7 +12,7 @@ from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadE
 __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "color", "data", "exercises", "inference", "io", "losses", "metrics", "models",
-               "places365", "playground", "plotting", "teaching", "train", "video", "videoplots", "widgets")
+               "packed", "places365", "playground", "plotting", "teaching", "train", "video", "videoplots", "widgets")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
            "colorize", "colorize_video", *_SUBMODULES]

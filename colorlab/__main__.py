@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_places365_subset(sub)
     _add_colorize_parser(sub)
     _add_train_parser(sub)
+    from colorlab.packed import add_cli as _add_pack  # `pack`: NumPy + Pillow only (Keras lazily)
+    _add_pack(sub)
     from colorlab.evaluate import add_cli as _add_eval  # `eval`: the dev-set evaluation (NumPy; Keras lazily)
     _add_eval(sub)
     from colorlab.video import add_cli as _add_video  # `video`: PyAV, OpenCV and Keras load lazily
@@ -85,7 +87,10 @@ def _add_train_parser(sub) -> None:
                                        "OUT gets checkpoints/, metrics.csv, metrics.jsonl, tensorboard/, images/ "
                                        "and, at the end, generator.weights.h5 with generator.json.")
     train.add_argument("--config", default="course", help="model config: tiny, course (default) or paper")
-    train.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. the corpus)")
+    train.add_argument("--data", required=True, metavar="DIR",
+                       help="a Places365-layout folder (e.g. the corpus), or one .npz file from `colorlab pack`")
+    train.add_argument("--threads", type=int, default=None, metavar="T",
+                       help="packed --data only: threads that prepare each batch (default: CPU cores, at most 16)")
     train.add_argument("--steps", type=int, required=True, metavar="N", help="training steps to run now")
     train.add_argument("--out", required=True, metavar="DIR", help="the run's folder")
     train.add_argument("--batch-size", type=int, default=16, metavar="B", help="images per step (default 16)")
@@ -101,6 +106,7 @@ def _add_train_parser(sub) -> None:
 
 
 def _cmd_train(args) -> int:
+    import os
     from pathlib import Path
 
     from colorlab.errors import ConfigError, DatasetError, OutputExistsError
@@ -110,14 +116,16 @@ def _cmd_train(args) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     data_dir = Path(args.data)
-    if not data_dir.is_dir():
-        raise DatasetError(f"--data {data_dir}: no such folder (a Places365-layout folder is needed; build the "
-                           "offline corpus with `python scripts/build_corpus.py`)")
+    if not (data_dir.is_dir() or data_dir.is_file()):
+        raise DatasetError(f"--data {data_dir}: no such folder or file (a Places365-layout folder is needed, e.g. "
+                           "the offline corpus from `python scripts/build_corpus.py`, or a file from `colorlab pack`)")
+    if args.threads is not None and (args.threads < 1 or data_dir.is_dir()):
+        raise ConfigError(f"--threads {args.threads}: needs a packed --data file and a value >= 1")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
 
-    from colorlab.data import PairDataset
+    from colorlab.data import PairDataset, Places365Folder
     from colorlab.models import get_config
     from colorlab.train import Trainer, list_checkpoints
 
@@ -125,10 +133,16 @@ def _cmd_train(args) -> int:
     if list_checkpoints(out) and not args.resume:
         raise OutputExistsError(f"--out {out} has checkpoints already: add --resume to continue that run, or "
                                 "choose another folder")
-    probe = PairDataset(data_dir, "train", config, batch_size=1)
-    full = len(probe.items) >= args.batch_size   # every step a full batch (one compiled shape) when possible
-    dataset = PairDataset(probe.folder, "train", config, batch_size=args.batch_size, seed=args.seed,
-                          drop_remainder=full)
+    if data_dir.is_file():   # `colorlab pack` output: the same batches, photos from memory, prepared on threads
+        from colorlab.packed import PackedCorpus, PackedPairDataset
+
+        source, make = PackedCorpus(data_dir), PackedPairDataset
+        options = {"threads": args.threads or min(os.cpu_count() or 1, 16)}
+    else:
+        source, make, options = Places365Folder(data_dir), PairDataset, {}
+    full = len(source.split("train")) >= args.batch_size   # every step a full batch (one compiled shape) if possible
+    dataset = make(source, "train", config, batch_size=args.batch_size, seed=args.seed, drop_remainder=full,
+                   **options)
     trainer = Trainer(config, out, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       log_every=args.log_every, image_every=args.image_every, compile=not args.eager)
     if args.resume:
