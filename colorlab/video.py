@@ -361,6 +361,38 @@ class TemporalPropagation:
         self._previous_l = np.asarray(state["l"], dtype=np.float32)
         self._previous_ab = np.asarray(state["ab"], dtype=np.float32)
 
+    @staticmethod
+    def flow(l_now: np.ndarray, l_previous: np.ndarray):
+        """Where each pixel of the current frame was in the previous one (Farnebäck flow on the 8-bit L*).
+
+        Args:
+            l_now, l_previous: ``(h, w)`` L* in [0, 100].
+
+        Returns:
+            ``(map_x, map_y, inside)``: float32 ``(h, w)`` sample positions (column, row) in the previous frame,
+            and a bool ``(h, w)``, False where the position falls outside the previous frame by more than half a
+            pixel.
+        """
+        cv2 = _cv2()
+        now8 = np.clip(np.rint(l_now * 2.55), 0, 255).astype(np.uint8)
+        previous8 = np.clip(np.rint(l_previous * 2.55), 0, 255).astype(np.uint8)
+        flow = cv2.calcOpticalFlowFarneback(now8, previous8, None, **_FLOW_PARAMS)     # now(p) ~ previous(p + flow)
+        h, w = l_now.shape
+        rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+        map_x, map_y = cols + flow[..., 0], rows + flow[..., 1]
+        # Half a pixel of slack: the flow between identical frames is not exactly 0 (a few hundredths of a pixel),
+        # and a border pixel must not lose its confidence for that; warp()'s replicated border covers the overshoot.
+        inside = (map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)
+        return map_x, map_y, inside
+
+    @staticmethod
+    def warp(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+        """Backward warp ``out(p) = image(map(p))``: bilinear, border replicated; float32, the shape of ``image``
+        (``(h, w)`` or ``(h, w, C)``)."""
+        cv2 = _cv2()
+        return cv2.remap(np.asarray(image, np.float32), np.asarray(map_x, np.float32), np.asarray(map_y, np.float32),
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     def confidence(self, l_now: np.ndarray, l_previous: np.ndarray):
         """Flow from the current frame back to the previous one, and how far to trust it.
 
@@ -371,18 +403,8 @@ class TemporalPropagation:
             ``(map_x, map_y, confidence)``: float32 ``(h, w)`` sample positions in the previous frame and the
             per-pixel confidence in [0, 1].
         """
-        cv2 = _cv2()
-        now8 = np.clip(np.rint(l_now * 2.55), 0, 255).astype(np.uint8)
-        previous8 = np.clip(np.rint(l_previous * 2.55), 0, 255).astype(np.uint8)
-        flow = cv2.calcOpticalFlowFarneback(now8, previous8, None, **_FLOW_PARAMS)     # now(p) ~ previous(p + flow)
-        h, w = l_now.shape
-        rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
-        map_x, map_y = cols + flow[..., 0], rows + flow[..., 1]
-        # Half a pixel of slack: the flow between identical frames is not exactly 0 (a few hundredths of a pixel),
-        # and a border pixel must not lose its confidence for that; BORDER_REPLICATE covers the overshoot.
-        inside = (map_x >= -0.5) & (map_x <= w - 0.5) & (map_y >= -0.5) & (map_y <= h - 0.5)
-        l_warp = cv2.remap(l_previous.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        map_x, map_y, inside = self.flow(l_now, l_previous)
+        l_warp = self.warp(l_previous, map_x, map_y)
         confidence = np.exp(-0.5 * ((l_now - l_warp) / self.sigma) ** 2) * inside
         return map_x, map_y, confidence.astype(np.float32)
 
@@ -403,14 +425,12 @@ class TemporalPropagation:
         elif self.weight == 0:
             ab, stats = ab_model, FrameStats(cut=False, consistency=float("nan"))
         else:
-            cv2 = _cv2()
             map_x, map_y, confidence = self.confidence(l_small, self._previous_l)
             consistency = float(confidence.mean())
             if consistency < self.cut_threshold:
                 ab, stats = ab_model, FrameStats(cut=True, consistency=consistency)
             else:
-                ab_warp = cv2.remap(self._previous_ab, map_x, map_y, cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
+                ab_warp = self.warp(self._previous_ab, map_x, map_y)
                 alpha = (self.weight * confidence)[..., None]
                 ab = alpha * ab_warp + (1.0 - alpha) * ab_model
                 stats = FrameStats(cut=False, consistency=consistency)

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colorlab.errors import ColorlabError, ConfigError
+from colorlab.errors import ConfigError
 from colorlab.video import (CONSISTENCY_SIGMA, CUT_THRESHOLD, TEMPORAL_WEIGHT, FrameColorizer, TemporalPropagation,
                             frame_lightness, lab_to_rgb8, synthetic_clip)
 
@@ -33,14 +33,6 @@ __all__ = ["two_shot_clip", "to_gray", "lab_frames", "RecordingPropagation", "Cl
            "colour_change_along_motion", "track_point", "patch_mean", "format_metrics", "figure_jpeg",
            "confidence_vs_shift", "plot_over_time", "plot_propagation_step", "plot_frames",
            "side_by_side_gif", "weight_explorer"]
-
-
-def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise ColorlabError("the video figures need OpenCV: pip install \"colorlab[video]\"") from None
-    return cv2
 
 
 def _clip(frames, name: str = "frames") -> np.ndarray:
@@ -236,11 +228,8 @@ def repropagate(l_small, ab_model, weight: float = TEMPORAL_WEIGHT, sigma: float
 
 
 def flow_maps(l_now, l_previous) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each pixel of the current frame was in the previous one: the sample maps of the propagation.
-
-    Both come from :meth:`colorlab.video.TemporalPropagation.confidence` itself (the same Farnebäck flow), so they
-    follow its rules exactly: ``inside`` is read from its confidence with a lightness check so wide (sigma =
-    1e30 L*) that only the "does the flow land inside the previous frame" factor is left.
+    """Where each pixel of the current frame was in the previous one: the sample maps of the propagation,
+    :meth:`colorlab.video.TemporalPropagation.flow` itself (the same Farnebäck flow and border rule).
 
     Args:
         l_now, l_previous: ``(h, w)`` L* in [0, 100].
@@ -249,13 +238,12 @@ def flow_maps(l_now, l_previous) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ``(map_x, map_y, inside)``: float32 ``(h, w)`` sample positions (column, row) in the previous frame, and a
         bool ``(h, w)`` that is False where the position falls outside the previous frame.
     """
-    map_x, map_y, only_inside = TemporalPropagation(sigma=1e30).confidence(np.asarray(l_now, np.float32),
-                                                                           np.asarray(l_previous, np.float32))
-    return map_x, map_y, only_inside > 0.5
+    return TemporalPropagation.flow(np.asarray(l_now, np.float32), np.asarray(l_previous, np.float32))
 
 
 def remap(image, map_x, map_y) -> np.ndarray:
-    """Backward warp with the propagation's sampling: ``out(p) = image(map(p))``, bilinear, border replicated.
+    """Backward warp with the propagation's sampling, :meth:`colorlab.video.TemporalPropagation.warp`:
+    ``out(p) = image(map(p))``, bilinear, border replicated.
 
     Args:
         image: ``(h, w)`` or ``(h, w, C)`` values of the previous frame.
@@ -264,9 +252,7 @@ def remap(image, map_x, map_y) -> np.ndarray:
     Returns:
         float32, the shape of ``image``.
     """
-    cv2 = _cv2()
-    return cv2.remap(np.asarray(image, np.float32), np.asarray(map_x, np.float32), np.asarray(map_y, np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return TemporalPropagation.warp(image, map_x, map_y)
 
 
 def propagate_with(confidence_fn: Callable, blend_fn: Callable, l_small, ab_model,
