@@ -489,6 +489,10 @@ class _PairDataset:
             self._plan_cache = {epoch: plan}  # keep one epoch only (a new dict: safe with worker threads)
         return plan
 
+    def _augmentation_rng(self, epoch: int, index: int) -> np.random.Generator:
+        """The random stream of the "same"-pair augmentation of target ``index`` in ``epoch``."""
+        return np.random.default_rng((self.seed, epoch, 2, int(index)))
+
     def __len__(self) -> int:
         count = len(self.items) / self.batch_size
         return int(count) if self.drop_remainder else math.ceil(count)
@@ -512,8 +516,7 @@ class _PairDataset:
             path, label = self.items[i]
             target = io.load_image(path)
             if mode == "same":
-                rng = np.random.default_rng((self.seed, epoch, 2, int(i)))
-                reference = augment_reference(target, rng)
+                reference = augment_reference(target, self._augmentation_rng(epoch, i))
             else:
                 reference = io.load_image(self.items[j][0])
             targets.append(target)
@@ -566,15 +569,21 @@ class _PairDataset:
         return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
 
 
+def _with_pydataset(base: type, name: str) -> type:
+    """``class name(base, keras.utils.PyDataset)``, made on first use: subclassing ``keras.utils.PyDataset`` needs
+    Keras, and importing Keras on the TensorFlow backend imports TensorFlow, which importing colorlab's data
+    modules must not do. The class keeps ``base``'s docstring and module."""
+    import keras
+
+    return type(name, (base, keras.utils.PyDataset),
+                {"__doc__": base.__doc__, "__module__": base.__module__, "__qualname__": name})
+
+
 def _pair_dataset_class():
-    """Builds ``PairDataset`` on first use: subclassing ``keras.utils.PyDataset`` needs Keras, and importing Keras
-    on the TensorFlow backend imports TensorFlow, which ``import colorlab.data`` must not do."""
+    """Builds ``PairDataset`` on first use (see :func:`_with_pydataset`)."""
     global _PAIR_DATASET
     if _PAIR_DATASET is None:
-        import keras
-
-        _PAIR_DATASET = type("PairDataset", (_PairDataset, keras.utils.PyDataset),
-                             {"__doc__": _PairDataset.__doc__, "__module__": __name__, "__qualname__": "PairDataset"})
+        _PAIR_DATASET = _with_pydataset(_PairDataset, "PairDataset")
     return _PAIR_DATASET
 
 

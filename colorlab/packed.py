@@ -51,7 +51,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from colorlab.data import (Places365Folder, _check_side, _normalised_lab, _PairDataset, _split_name,
+from colorlab.data import (Places365Folder, _check_side, _normalised_lab, _PairDataset, _split_name, _with_pydataset,
                            augment_reference, resize_and_crop)
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
@@ -553,8 +553,7 @@ class _PackedPairDataset(_PairDataset):
             if key is not None:
                 return resize_and_crop(self._load(key[1]), side)
             i = chosen[n - len(chosen)][0]
-            rng = np.random.default_rng((self.seed, epoch, 2, int(i)))  # PairDataset's augmentation stream
-            return resize_and_crop(augment_reference(self._load(i), rng), side)
+            return resize_and_crop(augment_reference(self._load(i), self._augmentation_rng(epoch, i)), side)
 
         computed = dict(zip(todo, self._map(rgb, todo)))
         labs: dict[int, np.ndarray] = {}
@@ -583,11 +582,7 @@ def _packed_pair_dataset_class():
     """Builds ``PackedPairDataset`` on first use (it subclasses ``keras.utils.PyDataset``; see colorlab.data)."""
     global _PACKED_PAIR_DATASET
     if _PACKED_PAIR_DATASET is None:
-        import keras
-
-        _PACKED_PAIR_DATASET = type("PackedPairDataset", (_PackedPairDataset, keras.utils.PyDataset),
-                                    {"__doc__": _PackedPairDataset.__doc__, "__module__": __name__,
-                                     "__qualname__": "PackedPairDataset"})
+        _PACKED_PAIR_DATASET = _with_pydataset(_PackedPairDataset, "PackedPairDataset")
     return _PACKED_PAIR_DATASET
 
 
