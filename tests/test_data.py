@@ -3,55 +3,20 @@
 Every test works on a tiny fake Places365 folder generated in a temporary directory (never the built corpus).
 """
 
-import collections
 import pathlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from places_tree import VAL_LABELS, photo, write_places_tree
 from skimage.color import rgb2lab
 
 from colorlab import data
 from colorlab.errors import ColorlabError, ConfigError
 
-# class 0: three images, class 1: two, class 2: one (a class with a single image must fall back to "same")
-TRAIN = [("a", "alley", 0)] * 3 + [("b", "beach", 1)] * 2 + [("c", "canyon", 2)]
-VAL_LABELS = [1, 0]
-
-
-def _photo(rng, height, width):
-    """A smooth random colour image with some structure (uint8), so resizing and warping are visible."""
-    y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    freq = rng.uniform(2.0, 6.0, size=(3, 2))
-    phase = rng.uniform(0, 2 * np.pi, size=3)
-    channels = [0.5 + 0.45 * np.sin(freq[c, 0] * 2 * np.pi * x + freq[c, 1] * 2 * np.pi * y ** 2 + phase[c])
-                for c in range(3)]
-    return np.round(np.stack(channels, -1) * 255).astype(np.uint8)
 
 
 def _write_tree(root: pathlib.Path) -> pathlib.Path:
-    rng = np.random.default_rng(123)
-    root.mkdir(parents=True, exist_ok=True)
-    categories = sorted({(letter, name, label) for letter, name, label in TRAIN}, key=lambda t: t[2])
-    (root / "categories_places365.txt").write_text(
-        "".join(f"/{letter}/{name} {label}\n" for letter, name, label in categories))
-    counts = collections.Counter()
-    lines = []
-    for letter, name, label in TRAIN:
-        counts[name] += 1
-        relative = f"{letter}/{name}/{counts[name]:08d}.jpg"
-        (root / "data_256" / letter / name).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(_photo(rng, 24, 32)).save(root / "data_256" / relative, quality=95)
-        lines.append(f"/{relative} {label}\n")
-    (root / "places365_train_standard.txt").write_text("".join(lines))
-    (root / "val_256").mkdir()
-    val_lines = []
-    for index, label in enumerate(VAL_LABELS, start=1):
-        name = f"Places365_val_{index:08d}.jpg"
-        Image.fromarray(_photo(rng, 32, 32)).save(root / "val_256" / name, quality=95)
-        val_lines.append(f"{name} {label}\n")
-    (root / "places365_val.txt").write_text("".join(val_lines))
-    return root
+    return write_places_tree(root, train_sizes=(24, 32), val_size=(32, 32))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +118,7 @@ def test_other_pairs_are_same_class_different_image_and_singletons_fall_back():
 # ------------------------------------------------------------------------------------------- augmentation
 
 def test_augment_reference_is_deterministic_and_changes_geometry():
-    image = _photo(np.random.default_rng(5), 24, 32).astype(np.float32) / 255
+    image = photo(np.random.default_rng(5), 24, 32).astype(np.float32) / 255
     one = data.augment_reference(image, np.random.default_rng(7))
     again = data.augment_reference(image, np.random.default_rng(7))
     other = data.augment_reference(image, np.random.default_rng(8))
@@ -182,8 +147,8 @@ def test_augment_reference_keeps_colours_and_adds_no_border():
 
 def test_prepare_example_matches_skimage_lab():
     rng = np.random.default_rng(2)
-    target = _photo(rng, 16, 16).astype(np.float32) / 255
-    reference = _photo(rng, 8, 8).astype(np.float32) / 255
+    target = photo(rng, 16, 16).astype(np.float32) / 255
+    reference = photo(rng, 8, 8).astype(np.float32) / 255
     example = data.prepare_example(target, reference, 16, 8)
     assert example["target_l"].shape == (16, 16, 1) and example["target_ab"].shape == (16, 16, 2)
     assert example["reference_lab"].shape == (8, 8, 3)

@@ -4,7 +4,6 @@ must equal PairDataset's on the folder it was packed from.
 Every test works on a tiny fake Places365 folder (square 24 x 24 JPEGs, 3 classes) in a temporary directory.
 """
 
-import collections
 import os
 import pathlib
 import pickle
@@ -12,51 +11,18 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
+from places_tree import VAL_LABELS, write_places_tree
 
 from colorlab import io, packed
 from colorlab.data import PairDataset, Places365Folder
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
-# class 0: three images, class 1: two, class 2: one ("same" pairs only)
-TRAIN = [("a", "alley", 0)] * 3 + [("b", "beach", 1)] * 2 + [("c", "canyon", 2)]
-VAL_LABELS = [1, 0]
 SIDE = 24
 
 
-def _photo(rng, height, width):
-    """A smooth random colour image (uint8) with structure, so warps and resizes change it visibly."""
-    y, x = np.mgrid[0:height, 0:width] / max(height, width)
-    freq, phase = rng.uniform(2.0, 6.0, size=(3, 2)), rng.uniform(0, 2 * np.pi, size=3)
-    channels = [0.5 + 0.45 * np.sin(freq[c, 0] * 2 * np.pi * x + freq[c, 1] * 2 * np.pi * y ** 2 + phase[c])
-                for c in range(3)]
-    return np.round(np.stack(channels, -1) * 255).astype(np.uint8)
-
-
 def _write_tree(root: pathlib.Path, sizes=None) -> pathlib.Path:
-    """Places365 layout; ``sizes`` optionally gives (height, width) per train image (default: all SIDE x SIDE)."""
-    rng = np.random.default_rng(123)
-    root.mkdir(parents=True)
-    categories = sorted(set(TRAIN), key=lambda t: t[2])
-    (root / "categories_places365.txt").write_text(
-        "".join(f"/{letter}/{name} {label}\n" for letter, name, label in categories))
-    counts, lines = collections.Counter(), []
-    for k, (letter, name, label) in enumerate(TRAIN):
-        counts[name] += 1
-        relative = f"{letter}/{name}/{counts[name]:08d}.jpg"
-        (root / "data_256" / letter / name).mkdir(parents=True, exist_ok=True)
-        height, width = sizes[k] if sizes else (SIDE, SIDE)
-        Image.fromarray(_photo(rng, height, width)).save(root / "data_256" / relative, quality=95)
-        lines.append(f"/{relative} {label}\n")
-    (root / "places365_train_standard.txt").write_text("".join(lines))
-    (root / "val_256").mkdir()
-    val_lines = []
-    for index, label in enumerate(VAL_LABELS, start=1):
-        name = f"Places365_val_{index:08d}.jpg"
-        Image.fromarray(_photo(rng, SIDE, SIDE)).save(root / "val_256" / name, quality=95)
-        val_lines.append(f"{name} {label}\n")
-    (root / "places365_val.txt").write_text("".join(val_lines))
-    return root
+    """``sizes`` optionally gives (height, width) per train image (default: all SIDE x SIDE)."""
+    return write_places_tree(root, train_sizes=sizes or (SIDE, SIDE), val_size=(SIDE, SIDE))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,53 @@
+"""A tiny fake Places365-layout folder for the data tests (colorlab.data, colorlab.packed): 3 classes, 6 train
+photos (class 0: three, class 1: two, class 2: one, which must fall back to "same" pairs) and 2 val photos."""
+
+import collections
+import pathlib
+
+import numpy as np
+from PIL import Image
+
+TRAIN = [("a", "alley", 0)] * 3 + [("b", "beach", 1)] * 2 + [("c", "canyon", 2)]
+VAL_LABELS = [1, 0]
+
+
+def photo(rng, height, width):
+    """A smooth random colour image (uint8) with structure, so resizes and warps change it visibly."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    freq, phase = rng.uniform(2.0, 6.0, size=(3, 2)), rng.uniform(0, 2 * np.pi, size=3)
+    channels = [0.5 + 0.45 * np.sin(freq[c, 0] * 2 * np.pi * x + freq[c, 1] * 2 * np.pi * y ** 2 + phase[c])
+                for c in range(3)]
+    return np.round(np.stack(channels, -1) * 255).astype(np.uint8)
+
+
+def write_places_tree(root: pathlib.Path, train_sizes, val_size) -> pathlib.Path:
+    """Writes the folder (JPEG quality 95, seeded) and returns ``root``.
+
+    Args:
+        root: the folder to create.
+        train_sizes: ``(height, width)`` of every train photo, or a list of one per photo of :data:`TRAIN`.
+        val_size: ``(height, width)`` of the val photos.
+    """
+    rng = np.random.default_rng(123)
+    root.mkdir(parents=True, exist_ok=True)
+    if isinstance(train_sizes, tuple):
+        train_sizes = [train_sizes] * len(TRAIN)
+    categories = sorted(set(TRAIN), key=lambda t: t[2])
+    (root / "categories_places365.txt").write_text(
+        "".join(f"/{letter}/{name} {label}\n" for letter, name, label in categories))
+    counts, lines = collections.Counter(), []
+    for (letter, name, label), (height, width) in zip(TRAIN, train_sizes):
+        counts[name] += 1
+        relative = f"{letter}/{name}/{counts[name]:08d}.jpg"
+        (root / "data_256" / letter / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(photo(rng, height, width)).save(root / "data_256" / relative, quality=95)
+        lines.append(f"/{relative} {label}\n")
+    (root / "places365_train_standard.txt").write_text("".join(lines))
+    (root / "val_256").mkdir()
+    val_lines = []
+    for index, label in enumerate(VAL_LABELS, start=1):
+        name = f"Places365_val_{index:08d}.jpg"
+        Image.fromarray(photo(rng, *val_size)).save(root / "val_256" / name, quality=95)
+        val_lines.append(f"{name} {label}\n")
+    (root / "places365_val.txt").write_text("".join(val_lines))
+    return root
