@@ -14,7 +14,6 @@ from colorlab import data
 from colorlab.errors import ColorlabError, ConfigError
 
 
-
 def _write_tree(root: pathlib.Path) -> pathlib.Path:
     return write_places_tree(root, train_sizes=(24, 32), val_size=(32, 32))
 
