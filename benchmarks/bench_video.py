@@ -16,7 +16,7 @@ change to colorlab/video.py or colorlab/inference.py).
   upsampling and L*ab -> 8-bit RGB at full size, H.264 encode into resumable segments, remux.
 * **Stages**, each timed on its own with the module's pieces on the same frames: decode (``read_frames``),
   L* + resize to the working size (``frame_lightness``, ``_resize``), the model (``_predict_ab_batch``,
-  compiled, batch 1 and 8), propagation (``TemporalPropagation``), guided upsampling
+  called as ``FrameColorizer`` calls it, batch 1 and 8), propagation (``TemporalPropagation``), guided upsampling
   (``colorlab.inference.guided_upsample``), L*ab -> RGB (``colorlab.video.lab_to_rgb8``; the image path's
   ``colorlab.inference._lab_to_rgb8`` beside it) and encode (``write_frames``).
 * **Baselines**: plain decode + encode (no colouring: the I/O floor) and a loop of per-frame ``colorlab.colorize``
@@ -112,6 +112,9 @@ def main(argv=None) -> int:
 
     samples = {p.name: p for p in sample_paths()}
     photo, reference_path = samples["lake_1.jpg"], samples["lake_2.jpg"]
+    global COMPILED, CALL
+    COMPILED = video._compiled_call_repeats()   # the model call FrameColorizer makes on this backend
+    CALL = "compiled" if COMPILED else "eager"
     n, repeats, k = args.frames, args.repeats, args.baseline_frames
     W = video.TEMPORAL_WEIGHT
     colour = video.synthetic_clip(photo, n, SIZE, "pan")
@@ -156,7 +159,7 @@ def main(argv=None) -> int:
         def model_stage(batch):
             return lambda: np.concatenate([
                 cz._predict_ab_batch(models[batch], video._pad(l_small[s:s + batch], batch), reference,
-                                     compiled=True)[:len(l_small[s:s + batch])] for s in range(0, n, batch)])
+                                     compiled=COMPILED)[:len(l_small[s:s + batch])] for s in range(0, n, batch)])
 
         ab_model = model_stage(8)()
 
@@ -266,7 +269,7 @@ def main(argv=None) -> int:
     ]
     stages = [("decode", "PyAV, H.264 → RGB (`read_frames`)", "decode"),
               ("L* + resize", f"`frame_lightness`, bicubic to {w}×{h}", "lightness"),
-              ("model, batch 8", "`_predict_ab_batch` (compiled)", "model_8"),
+              ("model, batch 8", f"`_predict_ab_batch` ({CALL})", "model_8"),
               ("propagation", "Farnebäck flow + warp + blend at the working size", "propagation"),
               ("guided upsampling", "`guided_upsample` to full size", "upsample"),
               ("L*ab → RGB", "`colorlab.video.lab_to_rgb8`", "to_rgb"),
