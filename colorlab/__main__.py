@@ -56,6 +56,8 @@ def _cmd_info(args) -> int:
 
 # ---- colorize ------------------------------------------------------------------------------------------------
 def _add_colorize_parser(sub) -> None:
+    from colorlab.inference import add_model_arguments   # NumPy + Pillow (Keras lazily)
+
     colorize = sub.add_parser(
         "colorize", help="colour gray photos from a colour reference (Gray2ColorNet, full resolution)",
         description="Colour TARGET photos with the colours of a reference photo. One target: -o is the output "
@@ -64,10 +66,7 @@ def _add_colorize_parser(sub) -> None:
     colorize.add_argument("targets", nargs="+", metavar="TARGET", help="gray (or colour: only its L* is used) photo")
     colorize.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     colorize.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
-    colorize.add_argument("--weights", "-w", metavar="W", default=None,
-                          help="a .weights.h5 file (with its .json config beside it); default: the demo weights")
-    colorize.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
-                          help="colour strength: 0 = gray, 1 = the model's colours (default 1)")
+    add_model_arguments(colorize)
     colorize.add_argument("--overwrite", action="store_true", help="replace existing output files")
     colorize.set_defaults(func=_cmd_colorize)
 

@@ -635,8 +635,9 @@ def add_cli(sub) -> None:
                     "class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
                     "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
     parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
-    parser.add_argument("--weights", "-w", metavar="W", default=None,
-                        help="a .weights.h5 file with its .json beside it (default: the demo weights)")
+    from colorlab.inference import add_model_arguments
+
+    add_model_arguments(parser, strength=False)
     parser.add_argument("--protocol", default="both", choices=("view", "other", "both"),
                         help="which protocol(s) (default both)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="at most N targets per protocol")

@@ -1224,10 +1224,9 @@ def add_cli(sub) -> None:
     parser.add_argument("input", metavar="INPUT", help="the video to colour (only its lightness is used)")
     parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output video (.mp4, .mov, .mkv)")
-    parser.add_argument("--weights", "-w", metavar="W", default=None,
-                        help="a .weights.h5 file (with its .json config beside it); default: the demo weights")
-    parser.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
-                        help="colour strength: 0 = gray, 1 = the model's colours (default 1)")
+    from colorlab.inference import add_model_arguments
+
+    add_model_arguments(parser)
     parser.add_argument("--temporal-weight", type=float, default=TEMPORAL_WEIGHT, metavar="W",
                         help=f"weight of the colours carried along the motion, 0 = colour each frame on its "
                              f"own (default {TEMPORAL_WEIGHT})")
