@@ -85,7 +85,8 @@ def _add_train_parser(sub) -> None:
                            description="Train Gray2ColorNet and its patch discriminator (colorlab.train.Trainer). "
                                        "OUT gets checkpoints/, metrics.csv, metrics.jsonl, tensorboard/, images/ "
                                        "and, at the end, generator.weights.h5 with generator.json.")
-    train.add_argument("--config", default="course", help="model config: tiny, course (default) or paper")
+    train.add_argument("--config", default="course",
+                       help="model config: tiny, laptop, course (default) or paper")
     train.add_argument("--data", required=True, metavar="DIR",
                        help="a Places365-layout folder (e.g. the corpus), or one .npz file from `colorlab pack`")
     train.add_argument("--threads", type=int, default=None, metavar="T",
@@ -94,6 +95,13 @@ def _add_train_parser(sub) -> None:
     train.add_argument("--out", required=True, metavar="DIR", help="the run's folder")
     train.add_argument("--batch-size", type=int, default=16, metavar="B", help="images per step (default 16)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--init", metavar="WEIGHTS", default=None,
+                       help="start the generator from these weights (a .weights.h5 with its .json, e.g. "
+                            "data/weights/demo.weights.h5) to fine-tune them; the discriminator starts fresh")
+    train.add_argument("--learning-rate", type=float, default=2e-4, metavar="LR",
+                       help="Adam's learning rate for both networks (default 2e-4)")
+    train.add_argument("--mode-ratio", type=float, default=0.5, metavar="R",
+                       help='fraction of "other photo" pairs; the rest are "same photo, augmented" (default 0.5)')
     train.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the weights and the data order")
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="steps between checkpoints")
     train.add_argument("--log-every", type=int, default=50, metavar="N", help="steps between log rows")
@@ -105,6 +113,7 @@ def _add_train_parser(sub) -> None:
 
 
 def _cmd_train(args) -> int:
+    import json
     import os
     from pathlib import Path
 
@@ -114,6 +123,10 @@ def _cmd_train(args) -> int:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not args.learning_rate > 0:
+        raise ConfigError(f"--learning-rate must be > 0, got {args.learning_rate}")
+    if not 0.0 <= args.mode_ratio <= 1.0:
+        raise ConfigError(f"--mode-ratio must lie in [0, 1], got {args.mode_ratio}")
     data_dir = Path(args.data)
     if not (data_dir.is_dir() or data_dir.is_file()):
         raise DatasetError(f"--data {data_dir}: no such folder or file (a Places365-layout folder is needed, e.g. "
@@ -140,13 +153,39 @@ def _cmd_train(args) -> int:
     else:
         source, make, options = Places365Folder(data_dir), PairDataset, {}
     full = len(source.split("train")) >= args.batch_size   # every step a full batch (one compiled shape) if possible
+    # What shapes the run's weights and data stream: a resumed run must repeat it to continue exactly.
+    recipe = {"config": config.name, "batch_size": args.batch_size, "seed": args.seed,
+              "learning_rate": args.learning_rate, "mode_ratio": args.mode_ratio,
+              "init": None if args.init is None else os.path.abspath(args.init)}
+    recipe_path = out / "run.json"
+    resuming = bool(list_checkpoints(out))
+    if resuming and recipe_path.is_file():
+        try:
+            saved = json.loads(recipe_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ConfigError(f"{recipe_path}: unreadable ({' '.join(str(error).split())})") from None
+        changed = [f"--{key.replace('_', '-')} {saved.get(key)} (now {value})" for key, value in recipe.items()
+                   if key != "init" and saved.get(key) != value]
+        if changed:
+            raise ConfigError(f"--out {out} was started with other settings: {', '.join(changed)}; pass the same "
+                              "ones to resume it exactly")
     dataset = make(source, "train", config, batch_size=args.batch_size, seed=args.seed, drop_remainder=full,
-                   **options)
-    trainer = Trainer(config, out, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                      log_every=args.log_every, image_every=args.image_every, compile=not args.eager)
-    if args.resume:
-        step = trainer.restore()
-        print(f"resumed from step {step}" if step else f"no checkpoint in {out}: starting from step 0")
+                   mode_ratio=args.mode_ratio, **options)
+    trainer = Trainer(config, out, seed=args.seed, learning_rate=args.learning_rate,
+                      checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                      image_every=args.image_every, compile=not args.eager)
+    if resuming:
+        print(f"resumed from step {trainer.restore()}")
+    else:
+        if args.resume:
+            print(f"no checkpoint in {out}: starting from step 0")
+        if args.init is not None:
+            trainer.load_generator(args.init)
+            print(f"generator starts from {args.init}")
+        out.mkdir(parents=True, exist_ok=True)
+        temporary = recipe_path.with_name(".run.json.tmp")
+        temporary.write_text(json.dumps(recipe, indent=1), encoding="utf-8")
+        os.replace(temporary, recipe_path)
     rows = trainer.fit(dataset, args.steps)
     weights, config_path = trainer.export_generator(out / "generator.weights.h5")
     print(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "

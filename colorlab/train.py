@@ -790,6 +790,38 @@ class Trainer:
         self._truncate_logs()
         return self.step
 
+    def load_generator(self, weights: str | os.PathLike) -> None:
+        """Starts the generator from exported weights (fine-tuning), e.g. the demo weights or a run's export.
+
+        Only the generator's weights are loaded: the discriminator and both optimizers keep their fresh state, and
+        the step stays where it is. Call it before :meth:`fit` on a new run (a checkpoint restored later replaces
+        these weights).
+
+        Args:
+            weights: a ``.weights.h5`` file with its ``.json`` config beside it (what :meth:`export_generator`
+                writes); the config must be this trainer's.
+
+        Raises:
+            CheckpointError: the file is missing, was written for another config, or does not load.
+        """
+        from colorlab.inference import _read_config
+
+        path = pathlib.Path(weights).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such weights file")
+        try:
+            config = _read_config(path)
+        except ConfigError as error:
+            raise CheckpointError(str(error)) from None
+        if config.to_dict() != self.config.to_dict():
+            raise CheckpointError(f"{path}: written for config {config.name!r}, not this trainer's "
+                                  f"{self.config.name!r} (pass the same --config)")
+        self._push()
+        try:
+            self.generator.load_weights(path)
+        except (ValueError, OSError) as error:
+            raise CheckpointError(f"{path}: the weights do not load ({' '.join(str(error).split())[:200]})") from None
+
     def _truncate_logs(self) -> None:
         """Drops log rows after the restored step (a killed run may have logged past its last checkpoint)."""
         csv_path, jsonl_path = self.out_dir / "metrics.csv", self.out_dir / "metrics.jsonl"

@@ -22,6 +22,7 @@ from PIL import Image
 from colorlab import train
 from colorlab.data import PairDataset
 from colorlab.errors import ColorlabError, ConfigError
+from colorlab.models import get_config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CLASSES = [("a", "alley"), ("b", "beach")]
@@ -297,6 +298,62 @@ def test_export_generator_round_trip(run, tmp_path):
     assert load_model(weights).config == trainer.config
     with pytest.raises(ConfigError, match="weights.h5"):
         trainer.export_generator(tmp_path / "generator.h5")
+
+
+def test_load_generator_starts_a_new_run_from_exported_weights(run, tmp_path):
+    weights, _ = run["trainer"].export_generator(tmp_path / "donor.weights.h5")
+    trainer = train.Trainer("tiny", tmp_path / "fine_tune", seed=5, compile=False, progress=False)
+    fresh_discriminator = [np.array(w) for w in trainer.discriminator.get_weights()]
+    before = [np.array(w) for w in trainer.generator.get_weights()]
+    donor = [np.array(w) for w in run["trainer"].generator.get_weights()]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, donor))   # another seed: other weights
+    trainer.load_generator(weights)
+    for loaded, expected in zip(trainer.generator.get_weights(), donor):
+        np.testing.assert_array_equal(np.array(loaded), expected)
+    for kept, expected in zip(trainer.discriminator.get_weights(), fresh_discriminator):
+        np.testing.assert_array_equal(np.array(kept), expected)   # only the generator is loaded
+    assert trainer.step == 0
+    with pytest.raises(train.CheckpointError, match="no such weights file"):
+        trainer.load_generator(tmp_path / "missing.weights.h5")
+    other = train.Trainer(get_config("tiny", base_width=4), tmp_path / "other", compile=False, progress=False)
+    with pytest.raises(train.CheckpointError, match="written for config"):
+        other.load_generator(weights)
+    (tmp_path / "donor.json").unlink()
+    with pytest.raises(train.CheckpointError, match="config file"):
+        trainer.load_generator(weights)
+
+
+def test_cli_fine_tunes_and_resumes_only_with_the_same_settings(tree, run, tmp_path, capsys):
+    from colorlab.__main__ import main
+
+    weights, _ = run["trainer"].export_generator(tmp_path / "donor.weights.h5")
+    out = tmp_path / "fine_tune"
+    common = ["train", "--config", "tiny", "--data", str(tree), "--out", str(out), "--batch-size", "2", "--eager",
+              "--checkpoint-every", "1", "--image-every", "0", "--learning-rate", "1e-5", "--mode-ratio", "0",
+              "--seed", "7"]
+    assert main(common + ["--steps", "1", "--init", str(weights)]) == 0
+    assert "generator starts from" in capsys.readouterr().out
+    recipe = json.loads((out / "run.json").read_text())
+    assert recipe["learning_rate"] == 1e-5 and recipe["mode_ratio"] == 0 and recipe["init"] == str(weights)
+    step_one = _h5_arrays(train.list_checkpoints(out)[-1] / "generator.weights.h5")
+    donor = _h5_arrays(weights)
+    kernels = [k for k in donor if donor[k].ndim == 4]
+    assert len(kernels) > 5
+    # seed 7 alone would give other random weights; one Adam step at 1e-5 moves each by about 1e-5
+    assert max(np.abs(step_one[k] - donor[k]).max() for k in kernels) < 1e-4
+    changed = common[:-3] + ["0.5", "--seed", "7"]   # --mode-ratio 0.5 instead of 0
+    assert changed[-4] == "--mode-ratio"
+    assert main(changed + ["--steps", "1", "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "other settings" in error and "--mode-ratio 0.0 (now 0.5)" in error
+    assert main(common + ["--steps", "1", "--resume"]) == 0
+    assert "resumed from step 1" in capsys.readouterr().out
+    assert [p.name for p in train.list_checkpoints(out)] == ["step_00000001", "step_00000002"]
+    for bad, message in ((["--mode-ratio", "1.5"], "--mode-ratio must lie in [0, 1]"),
+                         (["--learning-rate", "0"], "--learning-rate must be > 0")):
+        assert main(["train", "--config", "tiny", "--data", str(tree), "--steps", "1", "--out",
+                     str(tmp_path / "bad")] + bad) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_bad_arguments_raise_config_errors(tmp_path):
