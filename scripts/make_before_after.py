@@ -1,0 +1,58 @@
+"""Draws the README's before/after picture (``docs/before_after.jpg``) from the dev set.
+
+The first ``--rows`` pairs of the "same scene, other view" protocol (:func:`colorlab.evaluate.dev_pairs` on the val
+split of the corpus, never trained on), one row each: gray input | reference | gray | global mean ab | Welsh 2002 |
+Gray2ColorNet (``--weights``, default: the demo weights) | ground truth. It is the top of the contact sheet that
+``colorlab eval --protocol view --out DIR`` writes, in smaller cells, saved as JPEG.
+
+    python scripts/make_before_after.py --data corpus --out docs/before_after.jpg --overwrite
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="corpus", help="a Places365-layout folder with a val split (the corpus)")
+    parser.add_argument("--weights", default=None, help="a .weights.h5 with its .json (default: the demo weights)")
+    parser.add_argument("--rows", type=int, default=4, help="pairs shown, one per row (default 4)")
+    parser.add_argument("--cell", type=int, default=96, help="side of each picture's square in pixels (default 96)")
+    parser.add_argument("--out", default="docs/before_after.jpg", help="the JPEG to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    args = parser.parse_args(argv)
+
+    from PIL import Image
+
+    from colorlab.errors import ColorlabError
+    from colorlab.evaluate import baseline_methods, contact_sheet, dev_pairs, evaluate_methods, model_method
+    from colorlab.io import save_image
+
+    try:
+        out = pathlib.Path(args.out)
+        if out.exists() and not args.overwrite:
+            raise ColorlabError(f"{out} exists (add --overwrite to replace it)")
+        pairs = dev_pairs(args.data, "view")[:args.rows]
+        methods = {**baseline_methods(), "gray2colornet": model_method(args.weights)}
+        outputs: dict = {}
+        evaluate_methods(pairs, methods, outputs=outputs)
+        sheet = out.parent / f".{out.stem}.sheet.png"   # contact_sheet writes PNG; the README shows a JPEG
+        contact_sheet(pairs, outputs, sheet, max_rows=args.rows, cell=args.cell, overwrite=True)
+        try:
+            with Image.open(sheet) as opened:
+                picture = opened.convert("RGB")
+        finally:
+            sheet.unlink(missing_ok=True)
+        save_image(picture, out, overwrite=args.overwrite)
+    except ColorlabError as error:
+        print(f"make_before_after: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({picture.width}x{picture.height})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

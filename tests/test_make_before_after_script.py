@@ -1,0 +1,36 @@
+"""scripts/make_before_after.py (the README's picture) on a tiny fake Places365 folder: the grid it draws, and its
+refusal to overwrite."""
+
+import importlib.util
+import pathlib
+
+import pytest
+from PIL import Image
+
+from places_tree import write_places_tree
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("make_before_after", ROOT / "scripts" / "make_before_after.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_draws_one_row_per_pair_and_never_overwrites(script, tmp_path, capsys):
+    root = write_places_tree(tmp_path / "places", (48, 48), (40, 64))   # its val split: 2 photos
+    out = tmp_path / "docs" / "before_after.jpg"
+    out.parent.mkdir()
+    assert script.main(["--data", str(root), "--out", str(out), "--rows", "4", "--cell", "32"]) == 0
+    with Image.open(out) as picture:
+        assert picture.format == "JPEG"
+        # 7 columns (gray input, reference, 3 baselines, the model, the truth); a 20 px header + 2 rows
+        assert picture.size == (7 * 32, 20 + 2 * 32)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["before_after.jpg"]   # no temporary left behind
+    before = out.read_bytes()
+    assert script.main(["--data", str(root), "--out", str(out), "--cell", "32"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
