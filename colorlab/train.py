@@ -89,6 +89,8 @@ METRIC_COLUMNS = ("step", "epoch", "batch", "loss", "reconstruction", "histogram
                   "tv", "d_loss", "img_per_s", "elapsed_s")
 
 _CHECKPOINT_PREFIX = "step_"
+#: Config fields that do not shape the generator: :meth:`Trainer.load_generator` lets them differ.
+_NOT_GENERATOR_FIELDS = ("name", "loss_weights", "disc_width", "disc_layers")
 _KEEP = 2
 
 
@@ -795,14 +797,15 @@ class Trainer:
 
         Only the generator's weights are loaded: the discriminator and both optimizers keep their fresh state, and
         the step stays where it is. Call it before :meth:`fit` on a new run (a checkpoint restored later replaces
-        these weights).
+        these weights). The fine-tune may use other loss weights (and another discriminator) than the run that
+        made the weights: only the fields that shape the generator have to match.
 
         Args:
             weights: a ``.weights.h5`` file with its ``.json`` config beside it (what :meth:`export_generator`
-                writes); the config must be this trainer's.
+                writes).
 
         Raises:
-            CheckpointError: the file is missing, was written for another config, or does not load.
+            CheckpointError: the file is missing, was written for a generator of another shape, or does not load.
         """
         from colorlab.inference import _read_config
 
@@ -813,9 +816,12 @@ class Trainer:
             config = _read_config(path)
         except ConfigError as error:
             raise CheckpointError(str(error)) from None
-        if config.to_dict() != self.config.to_dict():
-            raise CheckpointError(f"{path}: written for config {config.name!r}, not this trainer's "
-                                  f"{self.config.name!r} (pass the same --config)")
+        theirs, ours = config.to_dict(), self.config.to_dict()
+        differ = [f"{key} {theirs[key]!r} (this trainer: {ours[key]!r})" for key in ours
+                  if key not in _NOT_GENERATOR_FIELDS and theirs[key] != ours[key]]
+        if differ:
+            raise CheckpointError(f"{path}: written for a generator of config {config.name!r}, not this trainer's "
+                                  f"{self.config.name!r}: {', '.join(differ)} (pass the same --config)")
         self._push()
         try:
             self.generator.load_weights(path)
