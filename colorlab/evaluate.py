@@ -26,7 +26,8 @@ What ``colorlab eval`` runs, and what chapter 09 explains. Three steps:
    ``method(target_gray, reference_rgb) -> rgb`` (the :data:`colorlab.baselines.BASELINES` signature);
    :func:`model_method` wraps :func:`colorlab.inference.colorize`.
 
-3. :func:`format_table` (Markdown) and :func:`contact_sheet` (one PNG grid) show the results.
+3. :func:`format_table` (Markdown) and :func:`contact_sheet` (one PNG grid) show the results, and
+   :func:`paired_difference` says whether one method's lead over another is larger than the pair-to-pair noise.
 
 The target a method receives (ours): ``target_gray`` ``(H, W)`` in [0, 1] is the sRGB gray value whose CIE L* is
 the ground truth's L* (``g`` with ``L*(g, g, g) = L*(photo)``), so "gray" is exactly the photo's lightness and
@@ -49,9 +50,9 @@ import numpy as np
 
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
-__all__ = ["DevPair", "DevPairList", "PROTOCOLS", "VIEW_FRACTION", "METRICS", "METRIC_LABELS", "gray_of",
-           "view_crops", "dev_pairs", "model_method", "baseline_methods", "evaluate_methods", "summarize",
-           "format_table", "contact_sheet", "write_rows_csv", "write_text", "SAMPLE_OTHER_PAIRS",
+__all__ = ["DevPair", "DevPairList", "PROTOCOLS", "VIEW_FRACTION", "METRICS", "METRIC_LABELS", "METRIC_DIRECTIONS",
+           "gray_of", "view_crops", "dev_pairs", "model_method", "baseline_methods", "evaluate_methods", "summarize",
+           "paired_difference", "format_paired", "format_table", "contact_sheet", "write_rows_csv", "write_text", "SAMPLE_OTHER_PAIRS",
            "SAMPLE_VIEW_PHOTOS", "sample_photo", "sample_dev_pairs", "rotate_hue", "forced_gate", "run_cli", "add_cli"]
 
 #: The two protocols, see the module docstring.
@@ -327,6 +328,67 @@ def format_table(summary: Sequence[dict], digits: int = 3) -> str:
         lines.append("")
         lines.append(f"ground truth colourfulness: {entries[0]['colourfulness_target']:.2f}")
     return "\n".join(lines) + "\n"
+
+
+#: Which way is better for each metric that has a direction (colourfulness has none: closer to the truth's is better).
+METRIC_DIRECTIONS = {"psnr": 1, "ssim": 1, "ciede2000": -1, "his": 1, "l_error": -1}
+
+
+def paired_difference(rows: Sequence[dict], method: str, baseline: str, metric: str, *, protocol: str,
+                      resamples: int = 10_000, seed: int = 0) -> dict:
+    """How much ``method`` beats ``baseline`` on one metric, pair by pair, with a bootstrap interval.
+
+    Both methods coloured the same pairs, so their scores are compared per pair: ``d = method - baseline``. The
+    mean of ``d`` is the difference of the two table means, and resampling the pairs with replacement
+    (``resamples`` times) gives a 95 % percentile interval for it. An interval that contains 0 means the dev
+    set cannot tell the two apart on this metric (the pairs disagree too much for its size).
+
+    Args:
+        rows: what :func:`evaluate_methods` returns (or ``rows.csv`` read back, values as numbers).
+        method, baseline: method names in ``rows``.
+        metric: a key of :data:`METRIC_DIRECTIONS`.
+        protocol: which protocol's pairs.
+        resamples, seed: of the bootstrap (``numpy.random.default_rng(seed)``).
+
+    Returns:
+        ``{"n", "mean", "low", "high", "better"}``: pairs, mean of ``d``, the interval, and how many pairs
+        ``method`` scores better on (by the metric's direction). PSNR pairs where either is infinite are left out.
+
+    Raises:
+        ConfigError: an unknown metric, or a method with no row for some pair of the protocol.
+    """
+    if metric not in METRIC_DIRECTIONS:
+        raise ConfigError(f"paired_difference: metric must be one of {sorted(METRIC_DIRECTIONS)}, got {metric!r}")
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise ConfigError(f"paired_difference: resamples must be a positive integer, got {resamples!r}")
+    scores: dict[str, dict[str, float]] = {method: {}, baseline: {}}
+    for row in rows:
+        if row["protocol"] == protocol and row["method"] in scores:
+            scores[row["method"]][row["pair"]] = float(row[metric])
+    pairs = list(scores[method])
+    if not pairs or set(pairs) != set(scores[baseline]):
+        raise ConfigError(f"paired_difference: {method!r} and {baseline!r} must both have rows for the same "
+                          f"{protocol!r} pairs (found {len(scores[method])} and {len(scores[baseline])})")
+    d = np.array([scores[method][p] - scores[baseline][p] for p in pairs], dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        raise ConfigError(f"paired_difference: no finite {metric} differences for protocol {protocol!r}")
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"n": int(d.size), "mean": float(d.mean()), "low": float(low), "high": float(high),
+            "better": int(np.sum(d * METRIC_DIRECTIONS[metric] > 0))}
+
+
+def format_paired(rows: Sequence[dict], method: str, baseline: str, protocol: str,
+                  metrics: Sequence[str] = ("psnr", "ciede2000")) -> str:
+    """One Markdown line: ``method`` minus ``baseline`` per metric, with the interval and the pairs it wins."""
+    parts = []
+    for metric in metrics:
+        r = paired_difference(rows, method, baseline, metric, protocol=protocol)
+        parts.append(f"{METRIC_LABELS[metric].split()[0]} {r['mean']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], "
+                     f"better on {r['better']}/{r['n']} pairs")
+    return f"{method} − {baseline} (`{protocol}`, 95 % bootstrap interval over pairs): " + "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -615,6 +677,8 @@ def run_cli(data, *, weights=None, protocol: str = "both", limit: int | None = N
         all_rows.extend(rows)
         sheets[p] = (pairs, outputs)
     table = format_table(summarize(all_rows))
+    if not no_model:   # is the model's lead over the strongest baseline larger than the pair-to-pair noise?
+        table += "\n" + "\n".join(format_paired(all_rows, "gray2colornet", "welsh", p) for p in protocols) + "\n"
     if notes:
         table += "\n" + "\n".join(notes) + "\n"
     if out is not None:

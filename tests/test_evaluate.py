@@ -5,6 +5,7 @@ The Places365-layout folder is generated in tmp_path (small synthetic photos); t
 """
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -159,6 +160,7 @@ def test_cli_writes_three_files_and_refuses_to_overwrite(folder, weights, tmp_pa
     assert len(rows) == 2 * 4 and {r["method"] for r in rows} == {"gray", "global_mean_ab", "welsh",
                                                                   "gray2colornet"}
     assert (out / "summary.md").read_text() == printed
+    assert "gray2colornet − welsh (`view`, 95 % bootstrap interval over pairs): PSNR " in printed
     before = (out / "rows.csv").read_bytes()
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -167,6 +169,41 @@ def test_cli_writes_three_files_and_refuses_to_overwrite(folder, weights, tmp_pa
     assert main(argv[:-4] + ["--no-model", "--protocol", "view", "--limit", "1", "--out", str(out),
                              "--overwrite"]) == 0
     assert "gray2colornet" not in (out / "summary.md").read_text()
+
+
+def _paired_rows(model, baseline, metric="ciede2000", protocol="view"):
+    rows = []
+    for k, (a, b) in enumerate(zip(model, baseline)):
+        rows.append({"pair": f"p{k}", "protocol": protocol, "method": "model", metric: a})
+        rows.append({"pair": f"p{k}", "protocol": protocol, "method": "base", metric: b})
+    rows.append({"pair": "x", "protocol": "other", "method": "model", metric: 99.0})   # another protocol: ignored
+    return rows
+
+
+def test_paired_difference_hand_values_interval_and_direction():
+    # differences model - base: -2, -1, +0.5, -0.5 -> mean -0.75; lower dE00 is better: 3 of 4 pairs
+    rows = _paired_rows([4.0, 5.0, 6.5, 7.5], [6.0, 6.0, 6.0, 8.0])
+    result = ev.paired_difference(rows, "model", "base", "ciede2000", protocol="view", resamples=4000, seed=1)
+    assert result["n"] == 4 and result["better"] == 3
+    assert result["mean"] == pytest.approx(-0.75)
+    assert -2.0 <= result["low"] < -0.75 < result["high"] <= 0.5   # resampled means lie within the differences
+    assert ev.paired_difference(rows, "model", "base", "ciede2000", protocol="view", resamples=4000,
+                                seed=1) == result                    # seeded: the same interval again
+    # the same numbers read as PSNR (higher is better): 1 of 4 pairs better
+    psnr_rows = _paired_rows([4.0, 5.0, 6.5, 7.5], [6.0, 6.0, 6.0, 8.0], metric="psnr")
+    assert ev.paired_difference(psnr_rows, "model", "base", "psnr", protocol="view")["better"] == 1
+    # a constant lead has a zero-width interval; an infinite PSNR pair is left out
+    constant = _paired_rows([3.0, 4.0, math.inf], [2.0, 3.0, 1.0], metric="psnr")
+    result = ev.paired_difference(constant, "model", "base", "psnr", protocol="view")
+    assert (result["n"], result["mean"], result["low"], result["high"]) == (2, 1.0, 1.0, 1.0)
+    line = ev.format_paired(rows, "model", "base", "view", metrics=("ciede2000",))
+    assert line.startswith("model − base (`view`") and "ΔE00 -0.75 [" in line and "better on 3/4 pairs" in line
+    with pytest.raises(ConfigError, match="metric"):
+        ev.paired_difference(rows, "model", "base", "colourfulness", protocol="view")
+    with pytest.raises(ConfigError, match="same"):
+        ev.paired_difference(rows[:-2], "model", "base", "ciede2000", protocol="view")   # one pair unmatched
+    with pytest.raises(ConfigError, match="resamples"):
+        ev.paired_difference(rows, "model", "base", "ciede2000", protocol="view", resamples=0)
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
