@@ -16,9 +16,11 @@ import sys
 
 
 def main(argv=None) -> int:
+    from colorlab.inference import add_model_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="corpus", help="a Places365-layout folder with a val split (the corpus)")
-    parser.add_argument("--weights", default=None, help="a .weights.h5 with its .json (default: the demo weights)")
+    add_model_arguments(parser, strength=False)
     parser.add_argument("--rows", type=int, default=4, help="pairs shown, one per row (default 4)")
     parser.add_argument("--cell", type=int, default=96, help="side of each picture's square in pixels (default 96)")
     parser.add_argument("--out", default="docs/before_after.jpg", help="the JPEG to write")
@@ -29,7 +31,6 @@ def main(argv=None) -> int:
 
     from colorlab.errors import ColorlabError
     from colorlab.evaluate import baseline_methods, contact_sheet, dev_pairs, evaluate_methods, model_method
-    from colorlab.io import save_image
 
     try:
         out = pathlib.Path(args.out)
@@ -39,18 +40,13 @@ def main(argv=None) -> int:
         methods = {**baseline_methods(), "gray2colornet": model_method(args.weights)}
         outputs: dict = {}
         evaluate_methods(pairs, methods, outputs=outputs)
-        sheet = out.parent / f".{out.stem}.sheet.png"   # contact_sheet writes PNG; the README shows a JPEG
-        contact_sheet(pairs, outputs, sheet, max_rows=args.rows, cell=args.cell, overwrite=True)
-        try:
-            with Image.open(sheet) as opened:
-                picture = opened.convert("RGB")
-        finally:
-            sheet.unlink(missing_ok=True)
-        save_image(picture, out, overwrite=args.overwrite)
+        contact_sheet(pairs, outputs, out, max_rows=args.rows, cell=args.cell, overwrite=args.overwrite)
+        with Image.open(out) as picture:   # the suffix picks the format (colorlab.io.save_image): a JPEG here
+            size = picture.size
     except ColorlabError as error:
         print(f"make_before_after: error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {out} ({picture.width}x{picture.height})")
+    print(f"wrote {out} ({size[0]}x{size[1]})")
     return 0
 
 
