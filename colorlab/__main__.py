@@ -139,7 +139,7 @@ def _cmd_train(args) -> int:
 
     from colorlab.data import PairDataset, Places365Folder
     from colorlab.models import get_config
-    from colorlab.train import Trainer, list_checkpoints
+    from colorlab.train import Trainer, _write_atomic, list_checkpoints
 
     config = get_config(args.config)
     if list_checkpoints(out) and not args.resume:
@@ -183,9 +183,8 @@ def _cmd_train(args) -> int:
             trainer.load_generator(args.init)
             print(f"generator starts from {args.init}")
         out.mkdir(parents=True, exist_ok=True)
-        temporary = recipe_path.with_name(".run.json.tmp")
-        temporary.write_text(json.dumps(recipe, indent=1), encoding="utf-8")
-        os.replace(temporary, recipe_path)
+        _write_atomic(recipe_path, lambda temporary: Path(temporary).write_text(json.dumps(recipe, indent=1),
+                                                                                 encoding="utf-8"))
     rows = trainer.fit(dataset, args.steps)
     weights, config_path = trainer.export_generator(out / "generator.weights.h5")
     print(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "

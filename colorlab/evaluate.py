@@ -52,8 +52,8 @@ from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
 __all__ = ["DevPair", "DevPairList", "PROTOCOLS", "VIEW_FRACTION", "METRICS", "METRIC_LABELS", "METRIC_DIRECTIONS",
            "gray_of", "view_crops", "dev_pairs", "model_method", "baseline_methods", "evaluate_methods", "summarize",
-           "paired_difference", "format_paired", "format_table", "contact_sheet", "write_rows_csv", "write_text", "SAMPLE_OTHER_PAIRS",
-           "SAMPLE_VIEW_PHOTOS", "sample_photo", "sample_dev_pairs", "rotate_hue", "forced_gate", "run_cli", "add_cli"]
+           "paired_difference", "format_paired", "format_table", "contact_sheet", "write_rows_csv", "write_text",
+           "SAMPLE_OTHER_PAIRS", "SAMPLE_VIEW_PHOTOS", "sample_photo", "sample_dev_pairs", "rotate_hue", "forced_gate", "run_cli", "add_cli"]
 
 #: The two protocols, see the module docstring.
 PROTOCOLS = ("view", "other")
