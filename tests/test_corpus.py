@@ -4,7 +4,6 @@ The script lives outside the package, so it is imported from its path.
 """
 
 import hashlib
-import importlib.util
 import io
 import re
 import struct
@@ -17,19 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from scripts_loader import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("build_corpus", ROOT / "scripts" / "build_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_corpus"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-bc = _load_script()
+bc = load_script("build_corpus")
 
 
 # --------------------------------------------------------------------------------------------

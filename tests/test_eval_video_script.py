@@ -4,24 +4,18 @@ Offline and CI-safe: the "vtest" clip and the Places365-layout dev folder are bu
 (the real vtest.avi and corpus are development data, absent in CI); the model is the `weights` fixture (tiny).
 """
 
-import importlib.util
 import math
-import pathlib
 import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
+from scripts_loader import load_script
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("eval_video", ROOT / "scripts" / "eval_video.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("eval_video")
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,16 @@
 """scripts/make_before_after.py (the README's picture) on a tiny fake Places365 folder: the grid it draws, and its
 refusal to overwrite."""
 
-import importlib.util
-import pathlib
-
 import pytest
 from PIL import Image
 
 from places_tree import write_places_tree
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from scripts_loader import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("make_before_after", ROOT / "scripts" / "make_before_after.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_before_after")
 
 
 def test_draws_one_row_per_pair_and_never_overwrites(script, tmp_path, capsys):
