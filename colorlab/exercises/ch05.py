@@ -12,9 +12,9 @@ Exercises (name: what the student writes):
 * ``"overlap_count"``: ``overlap_count(n, k, s) -> array`` — for a 1-D transposed convolution without padding,
   how many kernel taps land on each output position.
 
-The reference solutions are plain NumPy; :mod:`colorlab.teaching` has the same computations written another way
-(``transposed_conv_output_size``, ``overlap_count`` as the transposed convolution of ones), and
-``tests/test_teaching.py`` checks the two against each other and against Keras' ``Conv2DTranspose``.
+The reference solutions are plain NumPy; :mod:`colorlab.course.ch05_mcn` has the same computations written another
+way (``transposed_conv_output_size``, ``overlap_count`` as the transposed convolution of ones), and
+``tests/test_course_ch05_ch06.py`` checks the two against each other and against Keras' ``Conv2DTranspose``.
 """
 
 import numpy as np

@@ -12,7 +12,7 @@ Exercises (name: what the student writes):
 * ``"output_size"``: ``output_size(n, kernel_sizes, strides, padding) -> int`` — the side of the output map
   after the stack, every layer padded by ``padding`` on each side: ``n ← ⌊(n + 2p − k)/s⌋ + 1`` per layer.
 
-The reference solutions are plain Python; ``tests/test_teaching.py`` checks them against
+The reference solutions are plain Python; ``tests/test_course_ch05_ch06.py`` checks them against
 :func:`colorlab.models.discriminator.receptive_field`, :meth:`PatchDiscriminator.output_size` and the pix2pix
 numbers (70 × 70 windows, 30 × 30 logits for a 256² input).
 """

@@ -1,31 +1,31 @@
-"""A loss-weight playground for chapter 07: train the tiny generator for a few steps and watch each loss term.
+"""Chapter 07 (the five losses): a loss-weight playground; train the tiny generator briefly, watch each term.
 
 :func:`make_batch` builds a fixed tiny batch of (target, reference) pairs from ``data/samples`` whose ground truth
 is known: the target is the gray (L) version of a photo, the reference is a flipped crop of the *same* photo in
 colour, and the ground-truth ab is the photo's own. :func:`train_briefly` trains the ``tiny`` Gray2ColorNet (and
 its patch discriminator when the adversarial weight is > 0) on that batch for a few steps with the weighted sum
 of the five losses of :mod:`colorlab.losses`, and returns every term at every step plus the final prediction.
-:func:`plot_history` and :func:`show_results` draw the outcome.
+:func:`plot_history` and :func:`show_results` draw the outcome. Chapter 09's ablations reuse :func:`make_batch`,
+:func:`train_briefly` and :func:`show_results`.
 
 This is a **demonstration of what each term pushes**, not training: a few dozen steps on four photos teach the
 model nothing general (notebook 08 trains for real).
 
 Which choices are ours (the paper, Lu et al., ACM MM 2020, publishes no training code):
 
-* **TensorFlow only.** The training step uses ``tf.GradientTape`` inside a ``tf.function``. Keras 3 has no
-  backend-neutral way to take a gradient, and the notebooks run on TensorFlow, so this module (unlike the model
-  and loss code, which is ``keras.ops`` only) needs the TensorFlow backend; on another backend
-  :func:`train_briefly` raises :class:`~colorlab.errors.ConfigError`.
+* **The trainer's step.** Each step is :class:`colorlab.step.GanStep`, the step :class:`colorlab.train.Trainer`
+  runs, so it runs on TensorFlow (``tf.function``) and on JAX (``jax.jit``) alike.
 * **One compiled step for every weight setting.** Tracing the step takes far longer than running it on a CPU
-  (10–20 s against 0.05–0.1 s per step at 32 px, measured on a 2-core machine), so a widget that re-traced for
-  every slider position would be unusable. The five weights therefore enter the compiled step as a *tensor*:
-  every term is computed at every step, by :func:`colorlab.losses.generator_loss` with unit weights (so the
-  terms are exactly its terms), and the total is ``Σ_t w_t · L_t`` — the same sum ``generator_loss`` forms with
-  float weights. A weight of exactly 0 contributes exactly zero gradient, and its term is left out of the returned history. The discriminator is
-  evaluated every step too but only *trained* when the adversarial weight is > 0 (its learning rate is 0
-  otherwise), so a run without the adversarial term is a run with a frozen, unused discriminator. The models,
-  their optimizers and the compiled step are cached per configuration and batch shape and reset to the seed's
-  initial weights (and zeroed optimizer state) at the start of every run: a run depends only on its arguments.
+  (10–20 s against 0.05–0.1 s per step at 32 px, measured on a 2-core machine with TensorFlow), so a widget that
+  re-traced for every slider position would be unusable. The five weights therefore enter the compiled step as a
+  *tensor* (``GanStep``'s per-call weights): every term is computed at every step, by
+  :func:`colorlab.losses.generator_loss` with unit weights (so the terms are exactly its terms), and the total is
+  ``Σ_t w_t · L_t`` — the same sum ``generator_loss`` forms with float weights. A weight of exactly 0 contributes
+  exactly zero gradient, and its term is left out of the returned history. The discriminator is evaluated every
+  step too but only *trained* when the adversarial weight is > 0 (its learning rate is 0 otherwise), so a run
+  without the adversarial term is a run with a frozen, unused discriminator. The models, their optimizers and the compiled step are cached per configuration and batch shape
+  and reset to the seed's initial weights (and zeroed optimizer state) at the start of every run: a run depends
+  only on its arguments.
 * **Toy class labels.** The tiny config has no classification head; here it gets one with one "class" per photo
   of the batch (label = the photo's index), so the classification term has something to learn. Real training
   uses Places365's 365 scene labels (the paper: ImageNet's 1000 classes).
@@ -130,7 +130,6 @@ def to_rgb(target_l, ab) -> np.ndarray:
 
 # -------------------------------------------------------------------------------------------------- training
 _CACHE: dict = {}
-_UNIT_WEIGHTS = losses.LossWeights(**{name: 1.0 for name in losses.TERMS})
 
 
 def clear_cache() -> None:
@@ -149,10 +148,11 @@ def _weights_dict(weights) -> dict[str, float]:
 
 
 def _build(config, side: int, seed: int):
-    """Generator + discriminator created under ``seed`` (Keras initialisers draw from the global seed)."""
+    """Generator + discriminator created under ``seed`` (Keras initialisers draw their seeds from it)."""
     from colorlab.models import PatchDiscriminator, build_gray2colornet
+    from colorlab.step import set_seed
 
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     generator = build_gray2colornet(config)
     discriminator = PatchDiscriminator.from_model_config(config)
     discriminator(keras.KerasTensor((1, side, side, 3)))   # a symbolic call creates the weights
@@ -160,76 +160,56 @@ def _build(config, side: int, seed: int):
 
 
 class _Trainer:
-    """One configuration and batch shape: the models, their optimizers and the compiled step (TensorFlow)."""
+    """One configuration and batch shape: the models, their optimizers and the training step
+    (:class:`colorlab.step.GanStep`, compiled once)."""
 
     def __init__(self, config, side: int, adversarial_kind: str, seed: int):
-        import tensorflow as tf
+        from colorlab.step import GanStep
 
         self.config, self.side = config, side
         self.generator, self.discriminator = _build(config, side, seed)
         self.initial = {seed: (self.generator.get_weights(), self.discriminator.get_weights())}
-        self.g_opt = keras.optimizers.Adam(2e-3)
-        self.d_opt = keras.optimizers.Adam(2e-3, beta_1=0.5)
-        self.g_opt.build(self.generator.trainable_variables)
-        self.d_opt.build(self.discriminator.trainable_variables)
-        generator, discriminator = self.generator, self.discriminator
-        g_opt, d_opt = self.g_opt, self.d_opt
-
-        def step(target_l, target_ab, reference_lab, labels, weights):
-            with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-                outputs = generator([target_l, reference_lab], training=True)
-                fake_logits = discriminator([target_l, outputs["ab"]], training=False)
-                _, terms = losses.generator_loss(outputs, target_ab, reference_lab[..., 1:], labels, fake_logits,
-                                                 _UNIT_WEIGHTS, adversarial_kind=adversarial_kind)
-                total = tf.add_n([weights[index] * terms[name] for index, name in enumerate(losses.TERMS)])
-                # One discriminator call on real and fake together: one power-iteration update per step.
-                pair = tf.concat([tf.concat([target_l, target_ab], -1),
-                                  tf.concat([target_l, tf.stop_gradient(outputs["ab"])], -1)], axis=0)
-                logits = discriminator(pair, training=True)
-                real_logits, fake_d = tf.split(logits, 2, axis=0)
-                d_loss = losses.discriminator_loss(real_logits, fake_d, adversarial_kind)
-            for tape, loss, model, optimizer in ((g_tape, total, generator, g_opt),
-                                                 (d_tape, d_loss, discriminator, d_opt)):
-                variables = model.trainable_variables
-                grads = tape.gradient(loss, variables)
-                grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-                optimizer.apply_gradients(zip(grads, variables))
-            return total, terms, d_loss, outputs["ab"]
-
-        def predict(target_l, reference_lab):
-            return generator([target_l, reference_lab], training=False)["ab"]
-
-        self.step = tf.function(step)
-        self.predict = tf.function(predict)
+        g_opt = keras.optimizers.Adam(2e-3)
+        d_opt = keras.optimizers.Adam(2e-3, beta_1=0.5)
+        g_opt.build(self.generator.trainable_variables)
+        d_opt.build(self.discriminator.trainable_variables)
+        self.step = GanStep(self.generator, self.discriminator, g_opt, d_opt, adversarial_kind=adversarial_kind)
 
     def reset(self, seed: int, learning_rate: float, adversarial: bool) -> None:
+        self.step.sync()
         if seed not in self.initial:
             generator, discriminator = _build(self.config, self.side, seed)
             self.initial[seed] = (generator.get_weights(), discriminator.get_weights())
         g_weights, d_weights = self.initial[seed]
         self.generator.set_weights(g_weights)
         self.discriminator.set_weights(d_weights)
-        for optimizer, rate in ((self.g_opt, learning_rate), (self.d_opt, learning_rate if adversarial else 0.0)):
+        for optimizer, rate in ((self.step.g_optimizer, learning_rate),
+                                (self.step.d_optimizer, learning_rate if adversarial else 0.0)):
             for variable in optimizer.variables:    # step count and Adam moments back to 0 ...
                 variable.assign(ops.zeros(variable.shape, variable.dtype))
             optimizer.learning_rate = rate          # ... then the learning rate (also a variable) is set
+
+    def predict(self, target_l, reference_lab) -> np.ndarray:
+        """The generator's ab at the latest weights (compiled by Keras' ``predict_on_batch``)."""
+        self.step.sync()
+        return np.asarray(self.generator.predict_on_batch([target_l, reference_lab])["ab"])
 
 
 def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict | None = None,
                   config="tiny", learning_rate: float = 2e-3, adversarial_kind: str = "bce") -> dict:
     """Trains the tiny generator for ``steps`` steps on a fixed batch with weighted losses; returns the history.
 
-    Each step: one forward pass of the generator on the whole batch, the five terms of
-    :func:`colorlab.losses.generator_loss` (reconstruction against the ground-truth ab, histogram against the
-    reference's ab, classification against the toy labels, adversarial through the patch discriminator, total
-    variation), one Adam update of the generator on ``total = Σ_t w_t · L_t``, and — when the adversarial weight
-    is > 0 — one Adam update of the discriminator on :func:`colorlab.losses.discriminator_loss` (real: the
-    ground-truth ab; fake: this step's output). **TensorFlow backend only** (``tf.GradientTape``; see the module
-    docstring for why, and for the caching that makes a re-run take seconds).
+    Each step (:class:`colorlab.step.GanStep`, the step :class:`colorlab.train.Trainer` runs): one forward pass of
+    the generator on the whole batch, the five terms of :func:`colorlab.losses.generator_loss` (reconstruction
+    against the ground-truth ab, histogram against the reference's ab, classification against the toy labels,
+    adversarial through the patch discriminator, total variation), one Adam update of the generator on
+    ``total = Σ_t w_t · L_t``, and — when the adversarial weight is > 0 — one Adam update of the discriminator on
+    :func:`colorlab.losses.discriminator_loss` (real: the ground-truth ab; fake: this step's output). Runs on
+    TensorFlow and on JAX (see the module docstring for the caching that makes a re-run take seconds).
 
     Deterministic for a given ``seed`` and arguments: the models start from the seed's initial weights, the
-    optimizers from zero state. Calls :func:`keras.utils.set_random_seed` the first time a seed is used (which
-    also seeds Python's and NumPy's global generators).
+    optimizers from zero state. Calls :func:`colorlab.step.set_seed` the first time a seed is used (which also
+    seeds Python's and NumPy's global generators).
 
     Args:
         weights: the five loss weights: a dict (terms left out are **0** here), a
@@ -238,7 +218,7 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
         seed: seed of the initial weights.
         batch: a :func:`make_batch` dict; default ``make_batch(DEFAULT_PHOTOS, size=config.image_size)``.
         config: a config name or :class:`colorlab.models.Gray2ColorConfig` (``num_classes`` is replaced by the
-            number of toy labels).
+            number of toy labels), e.g. ``get_config("tiny", gate_value=1.0)`` for a run without the learned gate.
         learning_rate: Adam's learning rate (generator and discriminator).
         adversarial_kind: GAN objective, one of :data:`colorlab.losses.ADVERSARIAL_KINDS`.
 
@@ -251,12 +231,9 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
         ``"initial_rgb"`` and ``"prediction_rgb"`` (N, H, W, 3) in [0, 1], those ab with the target's L.
 
     Raises:
-        ConfigError: a backend other than TensorFlow, bad weights (negative, unknown name, all zero), bad
+        ConfigError: a backend other than TensorFlow or JAX, bad weights (negative, unknown name, all zero), bad
             ``steps``, ``learning_rate`` or ``adversarial_kind``, or a batch without the :func:`make_batch` keys.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigError(f"train_briefly needs the TensorFlow backend (it uses tf.GradientTape); "
-                          f"KERAS_BACKEND is {keras.backend.backend()!r}")
     from colorlab.models import Gray2ColorConfig, get_config
 
     weights = _weights_dict(weights)
@@ -280,7 +257,7 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
         batch = make_batch(DEFAULT_PHOTOS, size=config.image_size)
     missing = sorted({"target_l", "target_ab", "reference_lab", "labels"} - set(batch))
     if missing:
-        raise ConfigError(f"train_briefly: batch lacks {missing}; build it with colorlab.playground.make_batch")
+        raise ConfigError(f"train_briefly: batch lacks {missing}; build it with colorlab.course.ch07_losses.make_batch")
     arrays = [np.asarray(batch[key], dtype=np.float32) for key in ("target_l", "target_ab", "reference_lab")]
     labels = np.asarray(batch["labels"], dtype=np.int32)
     config = config.replace(num_classes=int(labels.max()) + 1)
@@ -292,17 +269,18 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
     trainer.reset(int(seed), float(learning_rate), weights["adversarial"] > 0)
 
     weight_vector = np.array([weights[name] for name in losses.TERMS], dtype=np.float32)
+    step_batch = {"target_l": arrays[0], "target_ab": arrays[1], "reference_lab": arrays[2], "label": labels}
     totals, terms, disc = [], {name: [] for name in losses.TERMS}, []
     initial_ab = None
     for _ in range(int(steps)):
-        total, step_terms, d_loss, ab = trainer.step(*arrays, labels, weight_vector)
+        metrics, ab = trainer.step.run(step_batch, weight_vector)
         if initial_ab is None:
             initial_ab = np.asarray(ops.convert_to_numpy(ab))
-        totals.append(float(total))
+        totals.append(float(metrics["loss"]))
         for name in losses.TERMS:
-            terms[name].append(float(step_terms[name]))
-        disc.append(float(d_loss))
-    prediction_ab = np.asarray(ops.convert_to_numpy(trainer.predict(arrays[0], arrays[2])))
+            terms[name].append(float(metrics[name]))
+        disc.append(float(metrics["d_loss"]))
+    prediction_ab = trainer.predict(arrays[0], arrays[2])
 
     history = {
         "weights": weights, "steps": int(steps), "total": np.array(totals),

@@ -24,9 +24,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorlab.cie import frame_lightness, lab_to_rgb8, rgb_to_lab_np
 from colorlab.errors import ConfigError
 from colorlab.video import (CONSISTENCY_SIGMA, CUT_THRESHOLD, TEMPORAL_WEIGHT, FrameColorizer, TemporalPropagation,
-                            frame_lightness, lab_to_rgb8, synthetic_clip)
+                            synthetic_clip)
 
 __all__ = ["two_shot_clip", "to_gray", "lab_frames", "RecordingPropagation", "ClipTrace", "trace_clip", "render",
            "repropagate", "propagate_with", "flow_maps", "remap", "propagation_step", "flow_to_rgb",
@@ -81,7 +82,7 @@ def to_gray(frames) -> np.ndarray:
 
 
 def lab_frames(frames) -> tuple[np.ndarray, np.ndarray]:
-    """CIELAB of a clip (float64 reference conversion, :func:`colorlab.metrics.rgb_to_lab_np`).
+    """CIELAB of a clip (float64 reference conversion, :func:`colorlab.cie.rgb_to_lab_np`).
 
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``.
@@ -89,8 +90,6 @@ def lab_frames(frames) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         ``(L, ab)``: float32 ``(T, H, W)`` in [0, 100] and ``(T, H, W, 2)`` in Lab units.
     """
-    from colorlab.metrics import rgb_to_lab_np
-
     frames = _clip(frames)
     lab = np.stack([rgb_to_lab_np(frame / 255.0) for frame in frames]).astype(np.float32)
     return lab[..., 0], lab[..., 1:]
@@ -165,11 +164,11 @@ def trace_clip(frames, reference, *, weights=None, config=None, temporal_weight:
     Returns:
         :class:`ClipTrace`.
     """
-    from colorlab.inference import _resolve_model
+    from colorlab.models import load_generator
 
     frames = _clip(frames)
     propagation = RecordingPropagation(temporal_weight, sigma, cut_threshold)
-    colorizer = FrameColorizer(_resolve_model(weights, config), reference, propagation=propagation,
+    colorizer = FrameColorizer(load_generator(weights, config), reference, propagation=propagation,
                                batch_size=batch_size)
     coloured = np.concatenate([colorizer(frames[start:start + batch_size])[0]
                                for start in range(0, len(frames), batch_size)])
@@ -183,7 +182,7 @@ def render(frames, l_small, ab_small) -> np.ndarray:
     """Full-resolution frames from working-size colours, as :class:`~colorlab.video.FrameColorizer` makes them.
 
     Guided upsampling of ``ab_small`` steered by each frame's full-resolution L* (:func:`colorlab.inference.
-    guided_upsample`), then Lab -> 8-bit sRGB keeping L* (:func:`colorlab.video.lab_to_rgb8`).
+    guided_upsample`), then Lab -> 8-bit sRGB keeping L* (:func:`colorlab.cie.lab_to_rgb8`).
 
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``, the clip (only its L* is used).

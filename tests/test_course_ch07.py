@@ -1,31 +1,29 @@
-"""colorlab.playground (chapter 07's weight playground) and the chapter 07 exercise solutions.
+"""colorlab.course.ch07_losses (chapter 07's weight playground) and the chapter 07 exercise solutions.
 
 The training tests share one tiny batch (two photos, 32 px) so the compiled step is traced once per session.
 """
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-if keras.backend.backend() != "tensorflow":  # train_briefly is TensorFlow-only by design (see its docstring)
-    pytest.skip("colorlab.playground trains with tf.GradientTape", allow_module_level=True)
-
-from colorlab import losses, playground  # noqa: E402
-from colorlab.errors import ConfigError  # noqa: E402
+from colorlab import losses
+from colorlab.course import ch07_losses as course07
+from colorlab.errors import ConfigError
 
 PHOTOS = ("parrot", "lake_1")
 
 
 @pytest.fixture(scope="module")
 def batch():
-    return playground.make_batch(PHOTOS, size=32)
+    return course07.make_batch(PHOTOS, size=32)
 
 
 @pytest.fixture(scope="module")
 def defaults_run(batch):
     """All five terms on (the adversarial one larger than the default so the discriminator matters)."""
     weights = {"reconstruction": 1.0, "histogram": 0.5, "classification": 0.01, "adversarial": 0.1, "tv": 0.1}
-    return playground.train_briefly(weights, steps=6, seed=3, batch=batch)
+    return course07.train_briefly(weights, steps=6, seed=3, batch=batch)
 
 
 # ---- make_batch -------------------------------------------------------------------------------------------------
@@ -39,7 +37,7 @@ def test_make_batch_shapes_ranges_and_ground_truth(batch):
     assert -1.0 <= batch["target_l"].min() and batch["target_l"].max() <= 1.0
     assert np.abs(batch["target_ab"]).max() <= 1.0
     # L and ab put back together give the target photo (the ground truth is the photo's own colour).
-    np.testing.assert_allclose(playground.to_rgb(batch["target_l"], batch["target_ab"]), batch["target_rgb"],
+    np.testing.assert_allclose(course07.to_rgb(batch["target_l"], batch["target_ab"]), batch["target_rgb"],
                                atol=2e-3)
     # The parrot is colourful, and the reference carries the same colours (mean ab within 10 Lab units).
     assert np.abs(batch["target_ab"][0]).mean() * 110 > 10
@@ -50,9 +48,9 @@ def test_make_batch_shapes_ranges_and_ground_truth(batch):
 def test_make_batch_full_crop_reference_is_the_mirrored_target():
     # fruit_1 is 512 × 338 and 338 = 13 · 26: each output pixel averages exactly 26 × 26 pixels, so the
     # box resize commutes with the flip.
-    batch = playground.make_batch(["fruit_1"], size=13, crop=1.0)
+    batch = course07.make_batch(["fruit_1"], size=13, crop=1.0)
     np.testing.assert_allclose(batch["reference_rgb"], batch["target_rgb"][:, :, ::-1], atol=1e-6)
-    other = playground.make_batch(["fruit_1"], size=16, reference_size=24)
+    other = course07.make_batch(["fruit_1"], size=16, reference_size=24)
     assert other["reference_lab"].shape == (1, 24, 24, 3)
 
 
@@ -64,7 +62,7 @@ def test_make_batch_full_crop_reference_is_the_mirrored_target():
 ])
 def test_make_batch_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        playground.make_batch(**kwargs)
+        course07.make_batch(**kwargs)
 
 
 # ---- train_briefly ----------------------------------------------------------------------------------------------
@@ -100,8 +98,8 @@ def test_recorded_terms_are_the_losses_of_the_recorded_output(defaults_run, batc
 
 def test_same_seed_same_history_even_after_another_run(defaults_run, batch):
     weights = defaults_run["weights"]
-    other = playground.train_briefly({"histogram": 1.0}, steps=3, seed=4, batch=batch)  # other seed, other state
-    again = playground.train_briefly(weights, steps=6, seed=3, batch=batch)
+    other = course07.train_briefly({"histogram": 1.0}, steps=3, seed=4, batch=batch)    # other seed, other state
+    again = course07.train_briefly(weights, steps=6, seed=3, batch=batch)
     for name in losses.TERMS:
         np.testing.assert_array_equal(again["terms"][name], defaults_run["terms"][name])
     np.testing.assert_array_equal(again["discriminator"], defaults_run["discriminator"])
@@ -110,8 +108,8 @@ def test_same_seed_same_history_even_after_another_run(defaults_run, batch):
 
 
 def test_zero_weight_removes_the_term_and_reconstruction_decreases(batch):
-    history = playground.train_briefly({"reconstruction": 1.0, "histogram": 0.0, "tv": 0.2}, steps=20, seed=0,
-                                       batch=batch)
+    history = course07.train_briefly({"reconstruction": 1.0, "histogram": 0.0, "tv": 0.2}, steps=20, seed=0,
+                                     batch=batch)
     assert list(history["terms"]) == ["reconstruction", "tv"]
     assert "discriminator" not in history
     assert history["weights"] == {"reconstruction": 1.0, "histogram": 0.0, "classification": 0.0,
@@ -121,7 +119,7 @@ def test_zero_weight_removes_the_term_and_reconstruction_decreases(batch):
 
 
 def test_weights_coerce_like_loss_weights(batch):
-    history = playground.train_briefly(None, steps=1, seed=0, batch=batch)
+    history = course07.train_briefly(None, steps=1, seed=0, batch=batch)
     assert history["weights"] == losses.LossWeights().as_dict()
     assert set(history["terms"]) == set(losses.TERMS)
 
@@ -139,26 +137,27 @@ def test_weights_coerce_like_loss_weights(batch):
 def test_train_briefly_rejects_bad_arguments(kwargs, match, batch):
     kwargs.setdefault("batch", batch)
     with pytest.raises(ConfigError, match=match):
-        playground.train_briefly(**kwargs)
+        course07.train_briefly(**kwargs)
 
 
-def test_train_briefly_refuses_other_backends(monkeypatch, batch):
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(ConfigError, match="needs the TensorFlow backend"):
-        playground.train_briefly(batch=batch)
+def test_train_briefly_refuses_backends_other_than_tensorflow_and_jax(monkeypatch, batch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    course07.clear_cache()   # the step is made (and the backend checked) once per configuration
+    with pytest.raises(ConfigError, match="'tensorflow' and 'jax'"):
+        course07.train_briefly(batch=batch)
 
 
 # ---- figures ----------------------------------------------------------------------------------------------------
 
 def test_figures_have_titles_and_labels(defaults_run, batch):
     plt = pytest.importorskip("matplotlib.pyplot")
-    ax = playground.plot_history(defaults_run, relative=True)
+    ax = course07.plot_history(defaults_run, relative=True)
     assert ax.get_xlabel() == "training step" and "step 0" in ax.get_ylabel()
     assert {text.get_text() for text in ax.get_legend().get_texts()} == {*losses.TERMS, "discriminator", "total"}
-    fig = playground.show_results(batch, {"run": defaults_run})
+    fig = course07.show_results(batch, {"run": defaults_run})
     assert len(fig.axes) == 2 * 4  # two photos × (gray, reference, run, ground truth)
     assert [ax.get_title() for ax in fig.axes[:4]] == ["gray target (input)", "reference", "run", "ground truth"]
-    fig2 = playground.plot_run(batch, defaults_run)
+    fig2 = course07.plot_run(batch, defaults_run)
     assert len(fig2.axes) == 1 + 3 * 2
     plt.close("all")
 

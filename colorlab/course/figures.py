@@ -1,8 +1,9 @@
-"""Figure helpers for the notebooks: ab planes, the sRGB gamut, L/a/b decompositions, ab histograms, image grids.
+"""The course's shared figure kit: ab planes, the sRGB gamut, L/a/b decompositions, ab histograms, image grids, maps.
 
-The notebooks keep their cells short by calling these. Each plotting function draws with matplotlib (imported
-here, not by ``import colorlab``), gives every axis a title and labels, and returns the Figure (or the Axes it
-drew on, when you pass one in) without calling ``plt.show()`` — the notebook does that.
+Figures that several chapters draw live here; a figure only one chapter needs lives in that chapter's module
+(see :mod:`colorlab.course`). The notebooks keep their cells short by calling these. Each plotting function draws
+with matplotlib (imported here, not by ``import colorlab``), gives every axis a title and labels, and returns the
+Figure (or the Axes it drew on, when you pass one in) without calling ``plt.show()`` — the notebook does that.
 
 Array helpers (:func:`ab_grid`, :func:`ab_plane`, :func:`gamut_area`) return NumPy arrays and are unit-tested;
 they use :mod:`colorlab.color` for every conversion.
@@ -24,7 +25,7 @@ from colorlab.errors import ConfigError
 __all__ = [
     "ab_grid", "ab_plane", "gamut_area",
     "plot_ab_plane", "plot_ab_planes", "plot_gamut_area",
-    "plot_lab_decomposition", "plot_ab_histogram", "show_images",
+    "plot_lab_decomposition", "plot_ab_histogram", "show_images", "plot_maps", "pixel_axes",
 ]
 
 #: Default half-width of the ab window drawn, in Lab units: the model's ab scale (|a|, |b| of sRGB colours
@@ -123,7 +124,8 @@ def plot_ab_plane(L: float, ax=None, size: int = 201, ab_max: float = AB_MAX, sh
         size, ab_max: the grid, as in :func:`ab_grid` (``size=21`` draws exactly the 21×21 histogram bin
             centres).
         show_out_of_gamut: if False (default), colours sRGB cannot show are painted ``background`` and the
-            gamut boundary is outlined (for ``size > 64``); if True they are shown clipped (what ``lab_to_rgb`` displays for them).
+            gamut boundary is outlined (for ``size > 64``); if True they are shown clipped (what ``lab_to_rgb``
+            displays for them).
         background: RGB colour of the out-of-gamut region.
 
     Returns:
@@ -199,7 +201,8 @@ def plot_lab_decomposition(rgb: np.ndarray, ab_limit: float | None = None, title
     """Shows an sRGB image next to its L, a and b channels, each with a colourbar in Lab units.
 
     L is drawn in gray from 0 (black) to 100 (white); a and b with colormaps made of their own colours (at
-    L = 60, the other channel 0; clipped where sRGB cannot show them), symmetric around 0 so gray pixels sit in the middle of the bar.
+    L = 60, the other channel 0; clipped where sRGB cannot show them), symmetric around 0 so gray pixels sit in
+    the middle of the bar.
 
     Args:
         rgb: float array (H, W, 3) in [0, 1].
@@ -314,3 +317,46 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def plot_maps(maps: Sequence[np.ndarray], titles: Sequence[str], suptitle: str | None = None,
+              annotate: bool = False, cmap: str = "viridis", size: float = 3.2, colorbar: bool = True,
+              vmin=None, vmax=None):
+    """2-D maps side by side, each with a title, row/column axis labels and a colour bar.
+
+    Args:
+        maps: arrays ``(H, W)``; titles: one per map.
+        annotate: write each value in its cell (for small integer maps, e.g. overlap counts).
+        vmin, vmax: shared colour limits (default: per map).
+
+    Returns:
+        The matplotlib Figure (the notebook calls ``plt.show()``).
+    """
+    maps = [np.asarray(m) for m in maps]
+    if not maps or len(titles) != len(maps):
+        raise ConfigError(f"plot_maps: got {len(maps)} maps and {len(titles)} titles")
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps), size), squeeze=False)
+    for ax, image, title in zip(axes[0], maps, titles):
+        if image.ndim != 2:
+            raise ConfigError(f"plot_maps: maps must be 2-D, got shape {image.shape}")
+        drawn = ax.imshow(image, cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax)
+        ax.set_title(title)
+        ax.set_xlabel("column")
+        ax.set_ylabel("row")
+        if annotate:   # dark text on the light end of the colour map, light text on the dark end
+            for (i, j), value in np.ndenumerate(image):
+                ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize=7,
+                        color="black" if drawn.norm(value) > 0.6 else "white")
+        if colorbar:
+            fig.colorbar(drawn, ax=ax, fraction=0.046, pad=0.04)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def pixel_axes(ax, title: str) -> None:
+    """Titles an image Axes and labels its axes in pixels (rows and columns), as chapters 03 and 04 draw photos."""
+    ax.set_title(title)
+    ax.set_xlabel("column (pixels)")
+    ax.set_ylabel("row (pixels)")
