@@ -38,7 +38,7 @@ Choices (ours, and why):
   byte offset of the *next* tar header (members start on 512-byte blocks, so that offset is a valid place to
   start reading a tar stream). A rerun asks the server for ``Range: bytes=OFFSET-``; when the server ignores
   Range (answers 200), the archive is streamed from the start and what was already processed is skipped.
-  Every file is written atomically (temporary file in the same folder, then ``os.replace``), and the journal is
+  Every file is written atomically (:mod:`colorlab.files`: a temporary beside it, then moved), and the journal is
   appended only after the file is in place, so a kill at any point loses at most one image's work (and up to
   16 MiB of streaming through unwanted members, whose offsets are journaled every 16 MiB). The final
   result (images, lists, manifest) is byte-identical to an uninterrupted build; the journal is removed at the end.
@@ -66,8 +66,9 @@ import urllib.request
 from PIL import Image, UnidentifiedImageError
 
 from colorlab.errors import ConfigError, DatasetError
+from colorlab.files import write_bytes, write_json, write_text
 
-__all__ = ["build_subset", "SubsetResult", "OFFLINE_HELP", "add_cli"]
+__all__ = ["build_subset", "SubsetResult", "OFFLINE_HELP"]
 
 #: What to do when Places365 cannot be downloaded (appended to the one-line errors).
 OFFLINE_HELP = ("Places365 cannot be downloaded from here: use the offline corpus instead "
@@ -130,15 +131,6 @@ def _blocks(size: int) -> int:
 
 def _one_line(text) -> str:
     return " ".join(str(text).split())
-
-
-def _atomic_write(path: pathlib.Path, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
 
 
 def _is_url(location: str) -> bool:
@@ -323,7 +315,7 @@ class _Lists:
         else:
             self.val_labels = {file: index for file, index in rows}
         if cache:
-            _atomic_write(self.work / name, data)
+            write_bytes(self.work / name, data)
 
     def needed(self, split: str) -> set[str]:
         missing = set() if self.categories is not None else {_CATEGORIES}
@@ -365,7 +357,7 @@ class _Journal:
             elif "skip" in line:
                 self.skipped[line["skip"]] = self.skipped.get(line["skip"], 0) + 1
         work.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.path, "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode())
+        write_text(self.path, "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
         self._handle = open(self.path, "a", encoding="utf-8")
         self.journaled = self.offset
 
@@ -486,7 +478,8 @@ class _Build:
                 if data is None:
                     self.journal.append(offset=next_offset, skip=reason)
                 else:
-                    _atomic_write(self.out / relative, data)
+                    (self.out / relative).parent.mkdir(parents=True, exist_ok=True)
+                    write_bytes(self.out / relative, data)
                     self.counts[category] = self.counts.get(category, 0) + 1
                     self.journal.append(offset=next_offset, keep=entry, **{"class": category})
                 return
@@ -568,9 +561,8 @@ def _write_lists(out: pathlib.Path, split: str, kept, lists: _Lists) -> list[str
     if path.is_file() and path.read_bytes() != text:
         raise DatasetError(f"places365: {path} exists with other categories (another subset was built here); "
                            "use a separate --out folder")
-    _atomic_write(path, text)
-    _atomic_write(out / _LIST_NAMES[split],
-                  "".join(f"{entry} {index[category]}\n" for entry, category in kept).encode())
+    write_bytes(path, text)
+    write_text(out / _LIST_NAMES[split], "".join(f"{entry} {index[category]}\n" for entry, category in kept))
     return categories
 
 
@@ -683,38 +675,7 @@ def build_subset(url_or_path, out, *, classes=None, per_class: int = 100, size: 
     skipped = dict(sorted(journal.skipped.items()))
     manifest = {"params": params, "archive_bytes": journal.archive_bytes, "images": len(journal.kept),
                 "counts": counts, "skipped": skipped}
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    write_json(manifest_path, manifest, sort_keys=True)
     shutil.rmtree(work, ignore_errors=True)
     return SubsetResult(out, split, counts, skipped, len(journal.kept), build.bytes_streamed, first_start,
                         build.range_used)
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-
-def add_cli(subparsers) -> None:
-    """Registers ``colorlab places365-subset`` on an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "places365-subset", help="stream a Places365 archive and keep a small subset (resumable)",
-        description="Stream an official Places365 small-images tar (train_256_places365standard.tar or "
-                    "val_256.tar) and keep the first K images of the chosen classes, resized, in Places365's "
-                    "layout. Rerun the same command after an interruption to resume.")
-    parser.add_argument("source", metavar="URL", help="http(s) URL or local path of the tar archive")
-    parser.add_argument("--out", required=True, help="output folder (Places365 layout)")
-    parser.add_argument("--classes", default=None, help="comma-separated categories, e.g. airfield,beach "
-                                                        "(default: all)")
-    parser.add_argument("--per-class", type=int, default=100, metavar="K", help="images per class (default 100)")
-    parser.add_argument("--size", type=int, default=128, metavar="S", help="output side in pixels (default 128)")
-    parser.add_argument("--split", choices=("train", "val"), default="train")
-    parser.add_argument("--filelist", default=None,
-                        help="filelist_places365-standard.tar (URL or path) or its folder: category names, val labels")
-    parser.add_argument("--retries", type=int, default=3, help="reopen a broken stream this often (default 3)")
-    parser.set_defaults(func=_cmd_places365_subset)
-
-
-def _cmd_places365_subset(args) -> int:
-    result = build_subset(args.source, args.out, classes=args.classes, per_class=args.per_class, size=args.size,
-                          split=args.split, filelist=args.filelist, retries=args.retries)
-    skipped = ", ".join(f"{count} {reason}" for reason, count in result.skipped.items()) or "none"
-    print(f"{result.images} images in {len(result.counts)} classes written to {result.root} "
-          f"(split {result.split}; skipped: {skipped})")
-    return 0

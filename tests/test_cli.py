@@ -1,6 +1,7 @@
-"""The command line: ``python -m colorlab --version``, ``colorlab info``, and a clean failure on a bad command.
+"""The command line: ``python -m colorlab --version``, ``colorlab info``, a clean failure on a bad command, a parser
+that loads no heavy module, and one module per command in ``colorlab.cli``.
 
-Each test runs the real entry point in a subprocess, from the repository root, as a user would.
+The entry point runs in a subprocess, from the repository root, as a user would.
 """
 
 import os
@@ -59,3 +60,25 @@ def test_unknown_command_fails_with_one_error_line():
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("colorlab: error:") and "'frobnicate'" in errors[0]
+
+
+def test_building_the_parser_stays_light():
+    """``colorlab --help`` and usage errors answer without loading TensorFlow, Keras, JAX, PyAV or OpenCV."""
+    code = ("import sys; from colorlab.cli import build_parser; build_parser(); "
+            "print([m for m in ('keras', 'tensorflow', 'jax', 'av', 'cv2') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_command_is_one_module_with_add_parser_and_run():
+    import argparse
+
+    from colorlab.cli import COMMANDS
+
+    for command in COMMANDS:
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        command.add_parser(subparsers)
+        (name, parser), = subparsers.choices.items()
+        assert name == command.__name__.rsplit(".", 1)[1].replace("_", "-")
+        assert parser.get_default("func") is command.run

@@ -55,10 +55,30 @@ def test_environment_python_satisfies_requires_python():
     assert (major, minor) >= (int(lower.group(1)), int(lower.group(2)))
 
 
+def test_console_script_is_the_cli_main():
+    import importlib
+
+    from colorlab.cli import main
+
+    module, name = _pyproject()["project"]["scripts"]["colorlab"].split(":")
+    assert getattr(importlib.import_module(module), name) is main
+
+
 def test_import_colorlab_is_light():
     code = "import sys, colorlab; heavy = [m for m in ('tensorflow', 'keras', 'jax', 'matplotlib') if m in sys.modules]; print(heavy)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_course_package_is_light_and_maps_every_chapter_module():
+    """``import colorlab.course`` imports none of its modules; its docstring names each one it holds."""
+    code = "import sys, colorlab.course; print([m for m in ('keras', 'matplotlib') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    import colorlab.course
+
+    modules = sorted(p.stem for p in (ROOT / "colorlab" / "course").glob("*.py") if p.stem != "__init__")
+    assert modules and all(f"colorlab.course.{m}" in colorlab.course.__doc__ for m in modules)
 
 
 def test_ci_runs_the_readme_commands():

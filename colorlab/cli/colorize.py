@@ -1,0 +1,25 @@
+"""``colorlab colorize``: colour photos from a colour reference (:func:`colorlab.inference.colorize_files`)."""
+
+from colorlab.cli.common import add_model_arguments
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "colorize", help="colour gray photos from a colour reference (Gray2ColorNet, full resolution)",
+        description="Colour TARGET photos with the colours of a reference photo. One target: -o is the output "
+                    "file. Several targets: -o is a folder (created if missing) that gets <target name>.png each. "
+                    "Nothing is overwritten without --overwrite; files are written atomically.")
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="gray (or colour: only its L* is used) photo")
+    parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
+    parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
+    add_model_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from colorlab.inference import colorize_files   # NumPy + Pillow (Keras lazily)
+
+    colorize_files(args.targets, args.reference, args.output, weights=args.weights, strength=args.strength,
+                   overwrite=args.overwrite)
+    return 0
