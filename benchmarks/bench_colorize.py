@@ -61,7 +61,8 @@ def main(argv=None) -> int:
     import colorlab.inference as cz
     from colorlab.baselines import welsh
     from colorlab.io import sample_paths
-    from colorlab.metrics import l_preservation, lightness
+    from colorlab.cie import lightness
+    from colorlab.metrics import l_preservation
     from colorlab.models import build_gray2colornet
 
     samples = {p.name: p for p in sample_paths()}
@@ -86,11 +87,10 @@ def main(argv=None) -> int:
         dl = l_preservation(np.asarray(out, np.float32) / 255.0, gray)
 
         # the model call alone, at the working size, for the breakdown
-        model = cz.load_model(weights)
-        h, w = cz._working_shape(*gray.shape, model.config.image_size)
-        l_small = np.clip(cz._resize(lightness(gray).astype(np.float32), h, w, cz.Image.Resampling.BICUBIC), 0, 100)
-        ref_small = cz._prepare_reference(reference, model.config)
-        t_model = median_time(lambda: cz._predict_ab(model, l_small, ref_small), args.repeats)
+        colorizer = cz.Colorizer(weights)
+        l_small = colorizer.working_lightness(lightness(gray).astype(np.float32))
+        ref_small = colorizer.prepare_reference(reference)
+        t_model = median_time(lambda: colorizer.predict_ab(l_small[None], ref_small), args.repeats)
         t_welsh = median_time(lambda: welsh(gray, reference), args.repeats)
         rss_1024 = _max_rss_mib()
 

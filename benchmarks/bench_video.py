@@ -15,10 +15,11 @@ change to colorlab/video.py or colorlab/inference.py).
   on batches at the working size, propagation (Farnebäck flow + warp + blend at the working size), guided
   upsampling and L*ab -> 8-bit RGB at full size, H.264 encode into resumable segments, remux.
 * **Stages**, each timed on its own with the module's pieces on the same frames: decode (``read_frames``),
-  L* + resize to the working size (``frame_lightness``, ``_resize``), the model (``_predict_ab_batch``,
-  called as ``FrameColorizer`` calls it, batch 1 and 8), propagation (``TemporalPropagation``), guided upsampling
-  (``colorlab.inference.guided_upsample``), L*ab -> RGB (``colorlab.video.lab_to_rgb8``; the image path's
-  ``colorlab.inference._lab_to_rgb8`` beside it) and encode (``write_frames``).
+  L* + resize to the working size (``colorlab.cie.frame_lightness``, ``Colorizer.working_lightness``), the model
+  (``Colorizer.predict_ab``, called as ``FrameColorizer`` calls it, batch 1 and 8), propagation
+  (``TemporalPropagation``), guided upsampling (``colorlab.inference.guided_upsample``), L*ab -> RGB
+  (``colorlab.cie.lab_to_rgb8``; the image path's ``colorlab.cie.image_lab_to_rgb8`` beside it) and encode
+  (``write_frames``).
 * **Baselines**: plain decode + encode (no colouring: the I/O floor) and a loop of per-frame ``colorlab.colorize``
   calls on the decoded frames (the image API, eager model call, one frame at a time, no propagation).
 * Times are medians of ``--repeats`` runs after one untimed warm-up of everything (which traces the model for
@@ -77,7 +78,7 @@ def _code_versions() -> str:
 def _splice(path: Path, text: str) -> None:
     """Replaces what lies between the bench_video markers of ``path`` with ``text`` (atomically)."""
     from colorlab.errors import ConfigError
-    from colorlab.evaluate import write_text
+    from colorlab.files import write_text
 
     current = path.read_text(encoding="utf-8")
     begin, end = current.find(BEGIN), current.find(END)
@@ -103,12 +104,12 @@ def main(argv=None) -> int:
     code = _code_versions()          # before importing: the digests name the code this run imports
     import keras
     import numpy as np
-    from PIL import Image
 
     import colorlab
-    from colorlab import inference as cz
-    from colorlab import video
-    from colorlab.io import sample_paths
+    from colorlab import cie, video
+    from colorlab.inference import Colorizer, guided_upsample
+    from colorlab.io import load_image, sample_paths
+    from colorlab.models import clear_generator_cache, load_generator
 
     samples = {p.name: p for p in sample_paths()}
     photo, reference_path = samples["lake_1.jpg"], samples["lake_2.jpg"]
@@ -118,16 +119,17 @@ def main(argv=None) -> int:
     n, repeats, k = args.frames, args.repeats, args.baseline_frames
     W = video.TEMPORAL_WEIGHT
     colour = video.synthetic_clip(photo, n, SIZE, "pan")
-    gray = np.stack([video.lab_to_rgb8(video.frame_lightness(f), None) for f in colour])
+    gray = np.stack([cie.lab_to_rgb8(cie.frame_lightness(f), None) for f in colour])
     del colour
     # Two instances of the demo model, one per batch size: the compiled predict function is traced for one input
     # shape, and switching shapes on one instance re-traces it (which would be timed).
-    model8 = cz.load_model(None)
-    cz.clear_model_cache()
-    model1 = cz.load_model(None)
+    model8 = load_generator(None)
+    clear_generator_cache()
+    model1 = load_generator(None)
     models = {8: model8, 1: model1}
+    colorizers = {batch: Colorizer(model) for batch, model in models.items()}
     cfg = model8.config
-    reference = cz._prepare_reference(cz._load_rgb(reference_path, "reference"), cfg)
+    reference = colorizers[8].prepare_reference(load_image(reference_path))
 
     def fps(seconds, frames=n):
         return frames / seconds
@@ -136,7 +138,7 @@ def main(argv=None) -> int:
         folder = Path(folder)
         clip = video.write_frames(gray, folder / "input.mp4", fps=25)
         frames, info = video.read_frames(clip)
-        h, w = cz._working_shape(info.height, info.width, cfg.image_size)
+        h, w = colorizers[8].working_shape(info.height, info.width)
         jobs = {}          # name -> a function doing one timed run
 
         # ------------------------------------------------------------------ end to end, file to file
@@ -150,16 +152,17 @@ def main(argv=None) -> int:
 
         # ---------------------------------------------------------------------------------- stages
         def lightness_stage():
-            l_full = [video.frame_lightness(f) for f in frames]
-            l_small = np.stack([np.clip(cz._resize(l, h, w, Image.Resampling.BICUBIC), 0, 100) for l in l_full])
+            l_full = [cie.frame_lightness(f) for f in frames]
+            l_small = np.stack([colorizers[8].working_lightness(l) for l in l_full])
             return l_full, l_small
 
         l_full, l_small = lightness_stage()
 
         def model_stage(batch):
             return lambda: np.concatenate([
-                cz._predict_ab_batch(models[batch], video._pad(l_small[s:s + batch], batch), reference,
-                                     compiled=COMPILED)[:len(l_small[s:s + batch])] for s in range(0, n, batch)])
+                colorizers[batch].predict_ab(video._pad(l_small[s:s + batch], batch), reference,
+                                             compiled=COMPILED)[:len(l_small[s:s + batch])]
+                for s in range(0, n, batch)])
 
         ab_model = model_stage(8)()
 
@@ -170,12 +173,12 @@ def main(argv=None) -> int:
         ab_small = propagation_stage()
 
         def upsample_stage():
-            return [cz.guided_upsample(ab_small[i], l_small[i] / 100.0, l_full[i] / 100.0) for i in range(n)]
+            return [guided_upsample(ab_small[i], l_small[i] / 100.0, l_full[i] / 100.0) for i in range(n)]
 
         ab_full = upsample_stage()
 
         def to_rgb_stage():
-            return np.stack([video.lab_to_rgb8(l_full[i], ab_full[i]) for i in range(n)])
+            return np.stack([cie.lab_to_rgb8(l_full[i], ab_full[i]) for i in range(n)])
 
         coloured = to_rgb_stage()
         jobs.update({
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
             "propagation": propagation_stage,
             "upsample": upsample_stage,
             "to_rgb": to_rgb_stage,
-            "to_rgb_image_path": lambda: [cz._lab_to_rgb8(l_full[i], ab_full[i]) for i in range(n)],
+            "to_rgb_image_path": lambda: [cie.image_lab_to_rgb8(l_full[i], ab_full[i]) for i in range(n)],
             "encode": lambda: video.write_frames(coloured, folder / "encoded.mp4", overwrite=True),
         })
 
@@ -269,10 +272,10 @@ def main(argv=None) -> int:
     ]
     stages = [("decode", "PyAV, H.264 → RGB (`read_frames`)", "decode"),
               ("L* + resize", f"`frame_lightness`, bicubic to {w}×{h}", "lightness"),
-              ("model, batch 8", f"`_predict_ab_batch` ({CALL})", "model_8"),
+              ("model, batch 8", f"`Colorizer.predict_ab` ({CALL})", "model_8"),
               ("propagation", "Farnebäck flow + warp + blend at the working size", "propagation"),
               ("guided upsampling", "`guided_upsample` to full size", "upsample"),
-              ("L*ab → RGB", "`colorlab.video.lab_to_rgb8`", "to_rgb"),
+              ("L*ab → RGB", "`colorlab.cie.lab_to_rgb8`", "to_rgb"),
               ("encode", "libx264 CRF 18, preset medium (`write_frames`)", "encode")]
     for name, what, key in stages:
         seconds = results[key]
@@ -282,10 +285,10 @@ def main(argv=None) -> int:
         f"| **sum** | | **{ms(stage_sum):.1f}** | | **{fps(stage_sum):.1f}** | 100% |",
         f"| sum without the model | the CPU side | {ms(cpu_side):.1f} | | {fps(cpu_side):.1f} | "
         f"{cpu_side / stage_sum:.0%} |",
-        f"| *beside:* model, batch 1 | `_predict_ab_batch`, one frame per call | {ms(results['model_1']):.1f} | "
+        f"| *beside:* model, batch 1 | `Colorizer.predict_ab`, one frame per call | {ms(results['model_1']):.1f} | "
         f"{span('model_1')} | {fps(results['model_1']):.1f} | batch 1 takes "
         f"{results['model_1'] / results['model_8']:.2f}× batch 8's time |",
-        f"| *beside:* L*ab → RGB, image path | `colorlab.inference._lab_to_rgb8` (float64) | "
+        f"| *beside:* L*ab → RGB, image path | `colorlab.cie.image_lab_to_rgb8` (float64) | "
         f"{ms(results['to_rgb_image_path']):.1f} | {span('to_rgb_image_path')} | "
         f"{fps(results['to_rgb_image_path']):.1f} | {results['to_rgb_image_path'] / results['to_rgb']:.2f}× "
         "the video path's time |",

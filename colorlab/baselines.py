@@ -8,21 +8,21 @@ Every baseline has the signature ``baseline(target, reference) -> rgb`` (``gray`
 * the result: float32 RGB ``(H, W, 3)`` in [0, 1] at the target's size, whose CIE L* **is the target's L***.
 
 Keeping L* exactly (ours, and what a colorization should do: it only adds ab) needs care where the new ab would
-leave the sRGB gamut at that lightness: clipping RGB would change L*. :func:`lab_to_rgb_keep_l` instead pulls the
-ab of such a pixel towards gray (same hue, less chroma) until the colour fits; gray (a = b = 0) fits at every L*.
+leave the sRGB gamut at that lightness: clipping RGB would change L*. :func:`colorlab.cie.lab_to_rgb_keep_l`
+instead pulls the ab of such a pixel towards gray (same hue, less chroma) until the colour fits; gray (a = b = 0)
+fits at every L*.
 
-All of it is NumPy (float64 inside); Lab is CIELAB through :func:`colorlab.metrics.rgb_to_lab_np`.
+All of it is NumPy (float64 inside); Lab is CIELAB through :mod:`colorlab.cie`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from colorlab.cie import as_float64, lab_to_rgb_keep_l, lightness, rgb_to_lab_np
 from colorlab.errors import ConfigError
-from colorlab.metrics import _RGB_FROM_XYZ as RGB_FROM_XYZ, _WHITE as D65_WHITE
-from colorlab.metrics import _as_array, lab_to_rgb_np, lightness, rgb_to_lab_np
 
-__all__ = ["lab_to_rgb_keep_l", "gray", "global_mean_ab", "welsh", "local_std", "BASELINES"]
+__all__ = ["gray", "global_mean_ab", "welsh", "local_std", "BASELINES"]
 
 _CHUNK = 1 << 15   # target pixels per block of the (pixels x samples) distance matrix in welsh()
 
@@ -31,7 +31,7 @@ _CHUNK = 1 << 15   # target pixels per block of the (pixels x samples) distance 
 
 def _target_l(target) -> np.ndarray:
     """L* ``(H, W)`` of a gray ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)`` target."""
-    x = _as_array(target, "target")
+    x = as_float64(target, "target")
     if not (x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in (1, 3))):
         raise ConfigError(f"target must be gray (H, W) or (H, W, 1), or RGB (H, W, 3), in [0, 1]; "
                           f"got shape {x.shape}")
@@ -43,7 +43,7 @@ def _target_l(target) -> np.ndarray:
 
 
 def _reference_lab(reference) -> np.ndarray:
-    x = _as_array(reference, "reference")
+    x = as_float64(reference, "reference")
     if x.ndim != 3 or x.shape[-1] != 3:
         raise ConfigError(f"reference must be an RGB image (H, W, 3) in [0, 1], got shape {x.shape}")
     if x.shape[0] == 0 or x.shape[1] == 0:
@@ -51,52 +51,6 @@ def _reference_lab(reference) -> np.ndarray:
     if x.min() < 0.0 or x.max() > 1.0:
         raise ConfigError(f"reference must lie in [0, 1], got values in [{x.min():.4g}, {x.max():.4g}]")
     return rgb_to_lab_np(x)
-
-
-def lab_to_rgb_keep_l(L, ab, iterations=20) -> np.ndarray:
-    """Lab -> sRGB that keeps L* exactly: out-of-gamut ab are scaled towards gray until the colour fits.
-
-    For each pixel the largest ``s`` in [0, 1] with ``lab_to_rgb(L, s * ab)`` inside [0, 1] is found by bisection
-    (``iterations`` halvings: ``s`` to within 2**-20), so hue is kept and only chroma is reduced. Pixels already in
-    gamut are untouched (s = 1). Ours: a simple, exact-L gamut mapping; clipping RGB instead would shift L* by up
-    to tens of units for saturated colours.
-
-    Args:
-        L: ``(...)`` lightness in [0, 100].
-        ab: ``(..., 2)`` chroma in Lab units.
-
-    Returns:
-        float64 ``(..., 3)`` sRGB in [0, 1]; its L* equals ``L`` to about 1e-4.
-    """
-    L = np.asarray(L, dtype=np.float64)
-    ab = np.asarray(ab, dtype=np.float64)
-    if ab.shape != L.shape + (2,):
-        raise ConfigError(f"ab must have shape L.shape + (2,) = {L.shape + (2,)}, got {ab.shape}")
-    tol = 1e-7
-    white = np.array(D65_WHITE)
-
-    def fits(lv, abv):
-        # In gamut <=> linear RGB in [0, 1] (the sRGB curve is monotone), so the test skips the curve.
-        fy = (lv + 16.0) / 116.0
-        f = np.stack([fy + abv[..., 0] / 500.0, fy, fy - abv[..., 1] / 200.0], axis=-1)
-        xyz = np.where(f > 6.0 / 29.0, f * f * f, (116.0 * f - 16.0) * (27.0 / 24389.0)) * white
-        linear = xyz @ RGB_FROM_XYZ.T
-        return np.all((linear >= -tol) & (linear <= 1.0 + tol), axis=-1)
-
-    inside = fits(L, ab)
-    if not inside.all():
-        out = ~inside
-        lv, abv = L[out], ab[out]
-        low, high = np.zeros(lv.shape), np.ones(lv.shape)
-        for _ in range(iterations):
-            mid = 0.5 * (low + high)
-            ok = fits(lv, abv * mid[:, None])
-            low = np.where(ok, mid, low)
-            high = np.where(ok, high, mid)
-        ab = ab.copy()
-        ab[out] = abv * low[:, None]
-    rgb = lab_to_rgb_np(np.concatenate([L[..., None], ab], axis=-1), clip=False)
-    return np.clip(rgb, 0.0, 1.0)
 
 
 def local_std(x, window=5) -> np.ndarray:
@@ -158,7 +112,7 @@ def global_mean_ab(target, reference) -> np.ndarray:
     there is nothing to scale: what is left of Reinhard's transfer is the mean. Exactly what we do (our reduction,
     in CIELAB): ``a = mean(a_ref)``, ``b = mean(b_ref)`` over all reference pixels, at every target pixel, and
     L* = the target's (Reinhard would also shift L; we keep it, as every colorization here does). Where that
-    colour does not fit the sRGB gamut at a pixel's L*, its chroma is reduced (:func:`lab_to_rgb_keep_l`).
+    colour does not fit the sRGB gamut at a pixel's L*, its chroma is reduced (:func:`~colorlab.cie.lab_to_rgb_keep_l`).
 
     Args:
         target: gray ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)`` in [0, 1].
@@ -201,9 +155,9 @@ def welsh(target, reference, samples=200, window=5, seed=0) -> np.ndarray:
 
     Ours: the paper works in Ruderman's l-alpha-beta space and transfers alpha-beta; we work in CIELAB and transfer
     a*b* (the package's colour space; both separate lightness from chroma). Not implemented: the paper's second,
-    user-guided mode with swatches. Out-of-gamut results get their chroma reduced (:func:`lab_to_rgb_keep_l`).
-    The search is a dense (pixels x samples) distance, computed in blocks of pixels (the samples are few, so no
-    search tree is needed).
+    user-guided mode with swatches. Out-of-gamut results get their chroma reduced
+    (:func:`~colorlab.cie.lab_to_rgb_keep_l`). The search is a dense (pixels x samples) distance, computed in blocks
+    of pixels (the samples are few, so no search tree is needed).
 
     Args:
         target: gray ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)`` in [0, 1].

@@ -40,20 +40,18 @@ from __future__ import annotations
 import csv
 import io as _io
 import math
-import os
 import pathlib
-import secrets
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from colorlab.errors import ConfigError, DatasetError, OutputExistsError
+from colorlab.errors import ConfigError
+from colorlab.files import write_text
 
 __all__ = ["DevPair", "DevPairList", "PROTOCOLS", "VIEW_FRACTION", "METRICS", "METRIC_LABELS", "METRIC_DIRECTIONS",
            "gray_of", "view_crops", "dev_pairs", "model_method", "baseline_methods", "evaluate_methods", "summarize",
-           "paired_difference", "format_paired", "format_table", "contact_sheet", "write_rows_csv", "write_text",
-           "SAMPLE_OTHER_PAIRS", "SAMPLE_VIEW_PHOTOS", "sample_photo", "sample_dev_pairs", "rotate_hue", "forced_gate", "run_cli", "add_cli"]
+           "paired_difference", "format_paired", "format_table", "contact_sheet", "write_rows_csv"]
 
 #: The two protocols, see the module docstring.
 PROTOCOLS = ("view", "other")
@@ -104,7 +102,7 @@ def gray_of(rgb) -> np.ndarray:
 
     ``L = L*(rgb)``, then ``g = sRGB value of Lab (L, 0, 0)`` (R = G = B for a = b = 0 under D65).
     """
-    from colorlab.metrics import lab_to_rgb_np, rgb_to_lab_np
+    from colorlab.cie import lab_to_rgb_np, rgb_to_lab_np
 
     x = np.asarray(rgb, dtype=np.float64)
     if x.ndim != 3 or x.shape[-1] != 3:
@@ -210,9 +208,10 @@ def model_method(weights, config=None) -> Method:
     Returns:
         A callable giving float32 ``(H, W, 3)`` in [0, 1] (the 8-bit output of ``colorize`` divided by 255).
     """
-    from colorlab.inference import _resolve_model, colorize
+    from colorlab.inference import colorize
+    from colorlab.models import load_generator
 
-    model = _resolve_model(weights, config)
+    model = load_generator(weights, config)
 
     def gray2colornet(target_gray, reference_rgb):
         image = colorize(np.asarray(target_gray, dtype=np.float32), np.asarray(reference_rgb, dtype=np.float32),
@@ -451,40 +450,9 @@ def contact_sheet(pairs: Sequence[DevPair], outputs: Mapping[str, Sequence[np.nd
     return save_image(pil, path, overwrite=overwrite)
 
 
-def write_text(path, text: str, *, overwrite: bool = False) -> pathlib.Path:
-    """Writes ``text`` (UTF-8) atomically: a temporary file in the same folder, then moved into place.
-
-    Raises:
-        OutputExistsError: ``path`` exists and ``overwrite`` is False (the file is not touched).
-        ConfigError: the folder does not exist.
-    """
-    path = pathlib.Path(path)
-    if not path.parent.is_dir():
-        raise ConfigError(f"cannot write {os.fspath(path)!r}: folder {os.fspath(path.parent)!r} does not exist")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"cannot write {os.fspath(path)!r}: file exists already (pass --overwrite)")
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)   # fails if the file appeared meanwhile: never clobbers
-            except FileExistsError:
-                raise OutputExistsError(f"cannot write {os.fspath(path)!r}: file exists already "
-                                        "(pass --overwrite)") from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def write_rows_csv(rows: Sequence[dict], path, *, overwrite: bool = False) -> pathlib.Path:
-    """Writes the per-image rows as CSV (header: pair, protocol, method, metrics...), atomically."""
+    """Writes the per-image rows as CSV (header: pair, protocol, method, metrics...), atomically
+    (:func:`colorlab.files.write_text`)."""
     columns = ["pair", "protocol", "method", *METRICS, "colourfulness_target"]
     buffer = _io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -492,229 +460,3 @@ def write_rows_csv(rows: Sequence[dict], path, *, overwrite: bool = False) -> pa
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     return write_text(path, buffer.getvalue(), overwrite=overwrite)
-
-
-# ------------------------------------------------------------------------------- teaching helpers (ch09)
-
-#: Pairs of different photos of the same subject in ``data/samples`` (the notebook's "other" protocol).
-SAMPLE_OTHER_PAIRS = (("cat_1", "cat_2"), ("dog_1", "dog_2"), ("castle_1", "castle_2"), ("eiffel_1", "eiffel_2"),
-                      ("flower_1", "flower_2"), ("fruit_1", "fruit_2"), ("horse_1", "horse_2"),
-                      ("lake_1", "lake_2"), ("reef_1", "reef_2"), ("taj_mahal_1", "taj_mahal_2"),
-                      ("motorcycle_left", "motorcycle_right"))
-#: Single photos of ``data/samples`` for the notebook's "view" protocol (the first of each pair, and a few more).
-SAMPLE_VIEW_PHOTOS = ("cat_1", "dog_1", "castle_1", "flower_1", "fruit_1", "lake_1", "reef_1", "parrot",
-                      "forest_path", "quokka", "coffee")
-
-
-def sample_photo(name: str, size: int) -> np.ndarray:
-    """``data/samples/NAME.jpg`` scaled (box filter, aspect kept) so its shorter side is ``size``; float32."""
-    from PIL import Image
-
-    from colorlab.io import load_image, sample_paths
-
-    paths = {p.stem: p for p in sample_paths()}
-    if name not in paths:
-        raise ConfigError(f"no sample photo {name!r} in data/samples (known: {', '.join(sorted(paths))})")
-    rgb = load_image(paths[name])
-    h, w = rgb.shape[:2]
-    scale = size / min(h, w)
-    pil = Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
-    pil = pil.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
-    return np.asarray(pil, dtype=np.float32) / 255.0
-
-
-def sample_dev_pairs(protocol: str, size: int = 64, names: Sequence | None = None) -> DevPairList:
-    """A small dev-like set from ``data/samples`` (offline, quick): for chapter 09 and smoke tests.
-
-    ``"other"``: target = the first photo of each pair in :data:`SAMPLE_OTHER_PAIRS`, reference = the second
-    (cat_1 <- cat_2, ...). ``"view"``: :func:`view_crops` of each photo in :data:`SAMPLE_VIEW_PHOTOS`. Every
-    photo is first scaled so its shorter side is ``size`` px (aspect ratio kept).
-
-    Args:
-        protocol: ``"view"`` or ``"other"``.
-        size: shorter side in pixels (>= 16; SSIM needs 11 px after cropping).
-        names: for ``"view"`` a list of photo names, for ``"other"`` a list of (target, reference) names;
-            default: the tables above.
-
-    Returns:
-        A :class:`DevPairList` (nothing skipped), labels ``-1``.
-    """
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"sample_dev_pairs: protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
-        raise ConfigError(f"sample_dev_pairs: size must be an integer >= 16, got {size!r}")
-    pairs = []
-    if protocol == "view":
-        for name in (SAMPLE_VIEW_PHOTOS if names is None else names):
-            target, reference = view_crops(sample_photo(name, size))
-            target = np.ascontiguousarray(target)
-            pairs.append(DevPair(f"view:{name}", "view", target, gray_of(target), np.ascontiguousarray(reference)))
-    else:
-        for t_name, r_name in (SAMPLE_OTHER_PAIRS if names is None else names):
-            target = sample_photo(t_name, size)
-            pairs.append(DevPair(f"other:{t_name}<-{r_name}", "other", target, gray_of(target),
-                                 sample_photo(r_name, size)))
-    return DevPairList(pairs)
-
-
-def rotate_hue(rgb, degrees: float) -> np.ndarray:
-    """The same photo with every colour's hue turned by ``degrees`` in the ab plane; L* and chroma kept.
-
-    ``(a, b) -> (a cos t - b sin t, a sin t + b cos t)``; colours that leave the sRGB gamut at their L* get their
-    chroma reduced (:func:`colorlab.baselines.lab_to_rgb_keep_l`). A *plausible-looking* but wrong colorization,
-    for showing what PSNR and SSIM reward (chapter 09).
-
-    Args:
-        rgb: ``(H, W, 3)`` float in [0, 1].
-
-    Returns:
-        float32 ``(H, W, 3)`` in [0, 1].
-    """
-    from colorlab.baselines import lab_to_rgb_keep_l
-    from colorlab.metrics import rgb_to_lab_np
-
-    x = np.asarray(rgb, dtype=np.float64)
-    if x.ndim != 3 or x.shape[-1] != 3:
-        raise ConfigError(f"rotate_hue: expected an RGB image (H, W, 3), got shape {x.shape}")
-    lab = rgb_to_lab_np(x)
-    t = math.radians(float(degrees))
-    a, b = lab[..., 1], lab[..., 2]
-    ab = np.stack([a * math.cos(t) - b * math.sin(t), a * math.sin(t) + b * math.cos(t)], axis=-1)
-    return lab_to_rgb_keep_l(lab[..., 0], ab).astype(np.float32)
-
-
-class forced_gate:
-    """Context manager: every GCFN gate returns the constant ``value`` (an ablation; ``1.0`` = "no gate").
-
-    Inside ``with forced_gate(1.0):`` the ``call`` of :class:`~colorlab.models.gcfn.StatsGate` and
-    :class:`~colorlab.models.gcfn.FullColumnGate` returns ``Omega = value`` everywhere, so
-    ``fused = warped * value + global * (1 - value)``: with 1, only the matched (warped) colours reach the
-    decoder and the histogram branch is cut off; with 0, only the global palette. The gate's own weights get no
-    gradient then. The playground's compiled training steps are cleared on entry and exit
-    (:func:`colorlab.playground.clear_cache`, when that module is loaded), so a step traced with the forced gate
-    is never reused without it. Ours, for chapter 09's ablation: the model config has no "no gate" switch.
-    """
-
-    def __init__(self, value: float = 1.0):
-        if not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f"forced_gate: value must lie in [0, 1], got {value!r}")
-        self.value = float(value)
-        self._saved: list = []
-
-    @staticmethod
-    def _clear():
-        import sys
-
-        playground = sys.modules.get("colorlab.playground")
-        if playground is not None:
-            playground.clear_cache()
-
-    def __enter__(self):
-        from keras import ops
-
-        from colorlab.models.gcfn import FullColumnGate, StatsGate
-
-        value = self.value
-
-        def constant(layer, correlation, attention=None, reference_mask=None):
-            return ops.ones_like(ops.cast(correlation, "float32")[..., 0]) * value    # (N, Lt)
-
-        self._clear()
-        for cls in (StatsGate, FullColumnGate):
-            self._saved.append((cls, cls.call))
-            cls.call = constant
-        return self
-
-    def __exit__(self, *exc):
-        for cls, call in self._saved:
-            cls.call = call
-        self._saved.clear()
-        self._clear()
-        return False
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-
-def run_cli(data, *, weights=None, protocol: str = "both", limit: int | None = None, out=None,
-            no_model: bool = False, overwrite: bool = False, seed: int = 0, progress: bool = True) -> str:
-    """What ``colorlab eval`` does; returns the Markdown table (also written to ``OUT/summary.md``).
-
-    Raises:
-        ConfigError / DatasetError / OutputExistsError / ColorlabError: bad arguments, unreadable data, existing
-            outputs (checked before any work) or weights that cannot be loaded.
-    """
-    if protocol not in PROTOCOLS + ("both",):
-        raise ConfigError(f"--protocol must be view, other or both, got {protocol!r}")
-    protocols = list(PROTOCOLS) if protocol == "both" else [protocol]
-    data = pathlib.Path(data)
-    if not data.is_dir():
-        raise DatasetError(f"--data {os.fspath(data)}: no such folder (a Places365-layout folder is needed; build "
-                           "the offline corpus with `python scripts/build_corpus.py`)")
-    files = []
-    if out is not None:
-        out = pathlib.Path(out)
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {os.fspath(out)}: exists and is not a folder")
-        files = [out / "rows.csv", out / "summary.md", *(out / f"contact_sheet_{p}.png" for p in protocols)]
-        if not overwrite:
-            existing = [os.fspath(f) for f in files if f.exists()]
-            if existing:
-                raise OutputExistsError(f"--out {os.fspath(out)}: {', '.join(existing)} exist(s) already; pass "
-                                        "--overwrite to replace, or choose another folder")
-    methods = baseline_methods()
-    if not no_model:
-        methods["gray2colornet"] = model_method(weights)
-    all_rows, sheets, notes = [], {}, []
-    for p in protocols:
-        pairs = dev_pairs(data, p, limit=limit, seed=seed)
-        if pairs.skipped:
-            notes.append(f"protocol `{p}`: {len(pairs.skipped)} target(s) skipped (no other val photo of their "
-                         "class)")
-        if not pairs:
-            raise DatasetError(f"--data {os.fspath(data)}: protocol {p!r} gives no pairs")
-        outputs: dict = {}
-        rows, _ = evaluate_methods(pairs, methods, progress=progress, outputs=outputs)
-        all_rows.extend(rows)
-        sheets[p] = (pairs, outputs)
-    table = format_table(summarize(all_rows))
-    if not no_model:   # is the model's lead over the strongest baseline larger than the pair-to-pair noise?
-        table += "\n" + "\n".join(format_paired(all_rows, "gray2colornet", "welsh", p) for p in protocols) + "\n"
-    if notes:
-        table += "\n" + "\n".join(notes) + "\n"
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_rows_csv(all_rows, files[0], overwrite=overwrite)
-        write_text(files[1], table, overwrite=overwrite)
-        for p, (pairs, outputs) in sheets.items():
-            contact_sheet(pairs, outputs, out / f"contact_sheet_{p}.png", overwrite=overwrite)
-    return table
-
-
-def add_cli(sub) -> None:
-    """Adds the ``eval`` subcommand to an argparse sub-parser collection (called by ``colorlab.__main__``)."""
-    parser = sub.add_parser(
-        "eval", help="score the baselines (and a model) on the dev split of a Places365-layout folder",
-        description="Evaluate gray, global_mean_ab, welsh (and Gray2ColorNet unless --no-model) on the val split "
-                    "of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of the same "
-                    "class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
-                    "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
-    parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
-    from colorlab.inference import add_model_arguments
-
-    add_model_arguments(parser, strength=False)
-    parser.add_argument("--protocol", default="both", choices=("view", "other", "both"),
-                        help="which protocol(s) (default both)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="at most N targets per protocol")
-    parser.add_argument("--out", default=None, metavar="DIR", help="folder for rows.csv, summary.md, sheets")
-    parser.add_argument("--no-model", action="store_true", help="baselines only (no Gray2ColorNet)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --limit and of 'other' pairs")
-    parser.set_defaults(func=_cmd_eval)
-
-
-def _cmd_eval(args) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    print(run_cli(args.data, weights=args.weights, protocol=args.protocol, limit=args.limit, out=args.out,
-                  no_model=args.no_model, overwrite=args.overwrite, seed=args.seed), end="")
-    return 0

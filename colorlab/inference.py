@@ -26,17 +26,20 @@ What happens (the last two steps are ours; Gray2ColorNet's paper and its officia
    Colour edges therefore snap to the sharp lightness edges of the original photo instead of the blurry 8x
    bilinear edges of the small prediction. Box filters via summed-area tables: linear time, NumPy only.
 5. **Keep L exactly** (ours): the output's L* *is* the input's L*; where the new ab would leave the sRGB gamut at
-   that lightness, chroma is reduced towards gray (:func:`colorlab.baselines.lab_to_rgb_keep_l`) rather than
+   that lightness, chroma is reduced towards gray (:func:`colorlab.cie.lab_to_rgb_keep_l`) rather than
    clipping RGB, which would change L*. The only change to L* left is the final 8-bit rounding.
 
 ``strength`` scales ab before step 5: 0 gives the gray picture, 1 the model's colours, above 1 more saturated
 colours (limited by the gamut).
 
-Weights: ``weights=`` a ``.weights.h5`` file saved by Keras (``model.save_weights``) with a sibling ``.json``
-holding ``{"config": Gray2ColorConfig.to_dict()}`` (``runs/x.weights.h5`` -> ``runs/x.json``, what the trainer
-writes), or a built model. With ``weights=None`` the demo weights shipped in ``data/weights/demo.weights.h5``
-are used — once they are shipped; until then a :class:`~colorlab.errors.ColorlabError` says how to pass
-``weights=``. Models built from a file are cached per file, so the second call is fast.
+Weights: ``weights=`` a ``.weights.h5`` file with a sibling ``.json`` holding
+``{"config": Gray2ColorConfig.to_dict()}`` (``runs/x.weights.h5`` -> ``runs/x.json``, what the trainer writes), or
+a built model. With ``weights=None`` the demo weights shipped in ``data/weights/demo.weights.h5`` are used — once
+they are shipped; until then a :class:`~colorlab.errors.ColorlabError` says how to pass ``weights=``. Models built
+from a file are cached per file, so the second call is fast (:mod:`colorlab.models.weights`).
+
+Each step is a method of :class:`Colorizer`, which video (:mod:`colorlab.video`) and evaluation share; the NumPy
+colour conversions are :mod:`colorlab.cie`'s.
 
 Everything except the model call is NumPy, and the model call uses ``keras.ops`` only, so this runs on any Keras
 backend (TensorFlow, JAX).
@@ -47,7 +50,6 @@ light).
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import warnings
@@ -55,15 +57,11 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from colorlab.errors import ColorlabError, ConfigError, OutputExistsError
+from colorlab.cie import image_lab_to_rgb8, image_lightness, is_colour, lab_to_rgb8, rgb_to_lab_np
+from colorlab.errors import ConfigError, OutputExistsError
 
-__all__ = ["colorize", "load_model", "guided_upsample", "bilinear_upsample", "box_mean", "colorize_files",
-           "config_path_for", "clear_model_cache", "ColorTargetWarning", "DEMO_WEIGHTS", "GUIDED_RADIUS",
-           "GUIDED_EPS"]
-
-_REPO = pathlib.Path(__file__).resolve().parent.parent
-#: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
-DEMO_WEIGHTS = _REPO / "data" / "weights" / "demo.weights.h5"
+__all__ = ["Colorizer", "colorize", "colorize_files", "guided_upsample", "bilinear_upsample", "box_mean",
+           "ColorTargetWarning", "GUIDED_RADIUS", "GUIDED_EPS"]
 
 #: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
 #: model's colour regions (1/128 of the picture per pixel at ``course``'s 128), large enough to fit A, B stably.
@@ -73,141 +71,12 @@ GUIDED_RADIUS = 2
 #: Ours, chosen on the synthetic edge test and sample photos.
 GUIDED_EPS = 1e-3
 
-_CHUNK_PIXELS = 1 << 20       # full-resolution NumPy work is done in row blocks of about this many pixels
-_MODEL_CACHE: dict = {}
-
-
-def add_model_arguments(parser, *, strength: bool = True) -> None:
-    """Adds the options every model-running command shares (``colorize``, ``video``, ``eval``) to an argparse
-    parser: ``--weights/-w W`` (default: the demo weights) and, with ``strength``, ``--strength/-s S``."""
-    parser.add_argument("--weights", "-w", metavar="W", default=None,
-                        help="a .weights.h5 file (with its .json config beside it); default: the demo weights")
-    if strength:
-        parser.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
-                            help="colour strength: 0 = gray, 1 = the model's colours (default 1)")
-
 
 class ColorTargetWarning(UserWarning):
     """The target given to :func:`colorize` is a colour image: its colours are discarded, only its L* is used."""
 
 
-# ------------------------------------------------------------------------------------------------- weights
-def config_path_for(weights_path: str | os.PathLike) -> pathlib.Path:
-    """The config file the trainer writes beside a weights file: ``x.weights.h5`` -> ``x.json``."""
-    path = pathlib.Path(weights_path)
-    name = path.name
-    stem = name[:-len(".weights.h5")] if name.endswith(".weights.h5") else path.stem
-    return path.with_name(stem + ".json")
-
-
-def _read_config(weights_path: pathlib.Path):
-    from colorlab.models import Gray2ColorConfig
-
-    json_path = config_path_for(weights_path)
-    if not json_path.is_file():
-        raise ConfigError(f"cannot load weights {os.fspath(weights_path)!r}: its config file "
-                          f"{os.fspath(json_path)!r} is missing (the trainer writes it beside the weights); "
-                          "pass config= (a Gray2ColorConfig or a config name) to say which model they belong to")
-    try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"cannot read config {os.fspath(json_path)!r}: {' '.join(str(error).split())}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise ConfigError(f"config file {os.fspath(json_path)!r} must hold {{\"config\": {{...}}}} "
-                          "(Gray2ColorConfig.to_dict())")
-    return Gray2ColorConfig.from_dict(data["config"])
-
-
-def _as_config(config):
-    from colorlab.models import Gray2ColorConfig, get_config
-
-    if config is None or isinstance(config, Gray2ColorConfig):
-        return config
-    if isinstance(config, str):
-        return get_config(config)
-    raise ConfigError(f"config must be a Gray2ColorConfig, a config name or None, got {config!r}")
-
-
-def load_model(weights: str | os.PathLike | None = None, config=None):
-    """Builds a Gray2ColorNet and loads its weights; cached per weights file (and config).
-
-    Args:
-        weights: path to a ``.weights.h5`` file, or ``None`` for the shipped demo weights (:data:`DEMO_WEIGHTS`).
-        config: a :class:`~colorlab.models.Gray2ColorConfig` or config name; ``None`` reads the sibling ``.json``
-            (see :func:`config_path_for`).
-
-    Returns:
-        A built :class:`~colorlab.models.Gray2ColorNet` with the weights loaded. The same object is returned
-        again for the same file (until the file changes), so do not train it in place.
-
-    Raises:
-        ColorlabError: demo weights not shipped, missing weights file, missing/invalid config file, or weights
-            that do not fit the config.
-    """
-    if weights is None:
-        if not DEMO_WEIGHTS.is_file():
-            raise ColorlabError(
-                "the demo weights are not shipped yet (expected "
-                f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
-                ".json config beside it) or a built model, e.g. colorize(target, reference, "
-                "weights='runs/course/generator.weights.h5'), or --weights on the command line")
-        weights = DEMO_WEIGHTS
-    path = pathlib.Path(weights)
-    if not path.is_file():
-        raise ColorlabError(f"cannot load weights {os.fspath(path)!r}: no such file")
-    config = _as_config(config) or _read_config(path)
-    stat = path.stat()
-    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, json.dumps(config.to_dict(), sort_keys=True))
-    model = _MODEL_CACHE.get(key)
-    if model is None:
-        from colorlab.models import build_gray2colornet
-
-        model = build_gray2colornet(config)
-        try:
-            model.load_weights(path)
-        except Exception as error:  # h5py / Keras raise many types for a wrong or corrupt file
-            raise ColorlabError(f"cannot load weights {os.fspath(path)!r} into a {config.name!r} "
-                                f"Gray2ColorNet: {' '.join(str(error).split())[:300]}") from None
-        _MODEL_CACHE[key] = model
-    return model
-
-
-def clear_model_cache() -> None:
-    """Forgets the models :func:`load_model` built (frees their memory)."""
-    _MODEL_CACHE.clear()
-
-
-def _resolve_model(weights, config):
-    from colorlab.models import Gray2ColorNet
-
-    if isinstance(weights, Gray2ColorNet):
-        if config is not None and _as_config(config) != weights.config:
-            raise ConfigError("colorize: config= differs from the config of the model passed as weights=; "
-                              "leave config out when passing a built model")
-        return weights
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be a path to a .weights.h5 file, a built Gray2ColorNet or None, "
-                          f"got {type(weights).__name__}")
-    return load_model(weights, config)
-
-
 # ----------------------------------------------------------------------------------------- image helpers
-def _rows(height: int, width: int):
-    """Row blocks of about _CHUNK_PIXELS pixels: ``slice`` objects covering ``range(height)``."""
-    step = max(1, _CHUNK_PIXELS // max(width, 1))
-    return [slice(start, min(start + step, height)) for start in range(0, height, step)]
-
-
-def _lightness(rgb: np.ndarray) -> np.ndarray:
-    """CIE L* ``(H, W)`` float32 of sRGB ``(H, W, 3)`` in [0, 1], in row blocks (bounded memory)."""
-    from colorlab.metrics import rgb_to_lab_np
-
-    out = np.empty(rgb.shape[:2], dtype=np.float32)
-    for rows in _rows(*rgb.shape[:2]):
-        out[rows] = rgb_to_lab_np(rgb[rows])[..., 0]
-    return out
-
-
 def _resize(channel: np.ndarray, height: int, width: int, resample) -> np.ndarray:
     """One float channel ``(h, w)`` -> ``(height, width)`` float32 with Pillow (mode "F")."""
     if channel.shape == (height, width):
@@ -220,16 +89,6 @@ def _working_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
     """Scales ``(height, width)`` so the shorter side is ``short_side``, keeping the aspect ratio (each side >= 8)."""
     scale = short_side / min(height, width)
     return max(8, round(height * scale)), max(8, round(width * scale))
-
-
-def _is_colour(rgb: np.ndarray, tolerance: float = 2.0 / 255.0) -> bool:
-    """True when some pixel's channels differ by more than ``tolerance`` (JPEG noise on a gray photo stays below)."""
-    for rows in _rows(*rgb.shape[:2]):
-        block = rgb[rows]
-        if np.abs(block[..., 0] - block[..., 1]).max() > tolerance or \
-                np.abs(block[..., 1] - block[..., 2]).max() > tolerance:
-            return True
-    return False
 
 
 # -------------------------------------------------------------------------------------- guided upsampling
@@ -316,13 +175,142 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
     return out
 
 
+# ------------------------------------------------------------------------------------------- the pipeline
+class Colorizer:
+    """The colorize pipeline in steps, around one model: what :func:`colorize`, :mod:`colorlab.video` and
+    :mod:`colorlab.evaluate` share. Each step is one call (see the module docstring for what happens)::
+
+        colorizer = Colorizer("runs/course/generator.weights.h5")
+        reference_lab = colorizer.prepare_reference(reference_rgb)         # (h_r, w_r, 3), the model's Lab
+        l_full = colorlab.cie.image_lightness(target_rgb)                   # (H, W) L*, full resolution
+        l_small = colorizer.working_lightness(l_full)                      # (h, w) L*, the working size
+        ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]   # (h, w, 2) ab, Lab units
+        rgb8 = colorizer.finish(l_full, l_small, ab_small)                 # (H, W, 3) uint8, L* kept
+
+    A video colours many ``l_small`` against one ``reference_lab`` and blends ``ab_small`` over time before
+    :meth:`finish`.
+
+    Args:
+        weights: a ``.weights.h5`` path (config from its sibling ``.json``), a built
+            :class:`~colorlab.models.Gray2ColorNet`, or ``None`` for the shipped demo weights
+            (:func:`colorlab.models.load_generator`: a file is loaded once and cached).
+        config: a :class:`~colorlab.models.Gray2ColorConfig` or config name, for a weights file without its
+            ``.json``; ``None`` otherwise.
+        strength: multiplies ab in :meth:`finish` (>= 0): 0 -> the gray picture, 1 -> the model's colours.
+        working_size: the shorter side (pixels, >= 8) the target is scaled to for the model; default
+            ``config.image_size`` (what the model was trained at).
+
+    Attributes:
+        model: the :class:`~colorlab.models.Gray2ColorNet`.
+        config: its :class:`~colorlab.models.Gray2ColorConfig`.
+        strength: float.
+        working_size: int.
+
+    Raises:
+        ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
+        ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
+    """
+
+    def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None):
+        from colorlab.models import load_generator
+
+        if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(strength) or strength < 0:
+            raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
+        if working_size is not None and (isinstance(working_size, bool)
+                                         or not isinstance(working_size, (int, np.integer)) or working_size < 8):
+            raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
+        self.model = load_generator(weights, config)
+        self.config = self.model.config
+        self.strength = float(strength)
+        self.working_size = int(working_size or self.config.image_size)
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The working size of a ``(height, width)`` target: the shorter side becomes :attr:`working_size`, the
+        aspect ratio is kept (each side >= 8)."""
+        return _working_shape(height, width, self.working_size)
+
+    def working_lightness(self, l_full: np.ndarray) -> np.ndarray:
+        """L* ``(H, W)`` in [0, 100] -> float32 ``(h, w)`` at :meth:`working_shape` (bicubic, clipped to [0, 100])."""
+        h, w = self.working_shape(*l_full.shape)
+        return np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)
+
+    def prepare_reference(self, reference_rgb: np.ndarray) -> np.ndarray:
+        """The reference as the model reads it.
+
+        Args:
+            reference_rgb: ``(H', W', 3)`` float sRGB in [0, 1] (:func:`colorlab.io.load_image`), any size.
+
+        Returns:
+            float32 ``(h_r, w_r, 3)``: ``(L/50 - 1, a/110, b/110)``, its shorter side scaled (bicubic) to
+            ``config.reference_size``; the paper's ``"full_column"`` gate gets exactly ``reference_size`` squared.
+        """
+        cfg = self.config
+        if cfg.gate == "full_column":   # the paper's gate needs exactly reference_size x reference_size
+            shape = (cfg.reference_size, cfg.reference_size)
+        else:
+            shape = _working_shape(*reference_rgb.shape[:2], cfg.reference_size)
+        small = np.stack([_resize(reference_rgb[..., c], *shape, Image.Resampling.BICUBIC) for c in range(3)],
+                         axis=-1)
+        lab = rgb_to_lab_np(np.clip(small, 0.0, 1.0))
+        lab[..., 0] = lab[..., 0] / 50.0 - 1.0
+        lab[..., 1:] /= 110.0
+        return lab.astype(np.float32)
+
+    def predict_ab(self, l_small: np.ndarray, reference_lab: np.ndarray, *, compiled: bool = False) -> np.ndarray:
+        """Runs the model on a batch of same-size lightness maps against one reference.
+
+        Args:
+            l_small: ``(B, h, w)`` L* in [0, 100] at the working size.
+            reference_lab: ``(h_r, w_r, 3)`` from :meth:`prepare_reference` (shared by the whole batch).
+            compiled: use Keras' compiled ``predict_on_batch`` (traced once per input shape: worth it when many
+                batches of one shape follow, as the frames of a video) instead of an eager call.
+
+        Returns:
+            ab ``(B, h, w, 2)`` float32 in Lab units.
+        """
+        from keras import ops
+
+        model = self.model
+        target_l = (np.asarray(l_small, dtype=np.float32) / 50.0 - 1.0)[..., None]
+        reference = np.ascontiguousarray(np.broadcast_to(reference_lab[None],
+                                                         (len(target_l),) + reference_lab.shape))
+        if compiled:
+            shape = (target_l.shape, reference.shape)
+            if getattr(model, "_colorlab_predict_shape", None) != shape:
+                # A fresh trace for exactly this shape: TensorFlow would otherwise re-trace a second shape with
+                # unknown sizes, which the model's resizing layers cannot take.
+                model.make_predict_function(force=True)
+                model._colorlab_predict_shape = shape
+            return np.asarray(model.predict_on_batch([target_l, reference])["ab"], dtype=np.float32) * 110.0
+        outputs = model([ops.convert_to_tensor(target_l), ops.convert_to_tensor(reference)], training=False)
+        return np.asarray(ops.convert_to_numpy(outputs["ab"]), dtype=np.float32) * 110.0
+
+    def finish(self, l_full: np.ndarray, l_small: np.ndarray, ab_small: np.ndarray, *,
+               fast: bool = False) -> np.ndarray:
+        """Full resolution: ab upsampled guided by the full L* (:func:`guided_upsample`), times :attr:`strength`,
+        then Lab -> 8-bit sRGB keeping L* (chroma reduced where a colour leaves the gamut).
+
+        Args:
+            l_full: ``(H, W)`` L* of the target at full resolution.
+            l_small: ``(h, w)`` L* at the working size (what the model saw).
+            ab_small: ``(h, w, 2)`` ab at the working size, Lab units.
+            fast: convert with :func:`colorlab.cie.lab_to_rgb8` (float32 tables, within one 8-bit step; what video
+                uses) instead of :func:`colorlab.cie.image_lab_to_rgb8` (float64).
+
+        Returns:
+            uint8 ``(H, W, 3)`` whose L* equals ``l_full`` up to 8-bit rounding; strength 0 gives R = G = B.
+        """
+        to_rgb8 = lab_to_rgb8 if fast else image_lab_to_rgb8
+        if self.strength == 0:   # exactly gray (a* = b* = 0 is neutral in sRGB only to ~0.01/255)
+            return to_rgb8(l_full, None)
+        ab = guided_upsample(ab_small, l_small / 100.0, l_full / 100.0)      # (H, W, 2), Lab units
+        if self.strength != 1:
+            ab *= self.strength
+        return to_rgb8(l_full, ab)
+
+
 # ------------------------------------------------------------------------------------------------ colorize
-def _load_rgb(source, role: str) -> np.ndarray:
-    from colorlab.io import load_image
-
-    return load_image(source, mode="RGB")
-
-
 def _describe(source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return repr(os.fspath(source))
@@ -354,103 +342,20 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
         ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
         ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
     """
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(strength) or strength < 0:
-        raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
-    if working_size is not None and (isinstance(working_size, bool) or not isinstance(working_size, (int, np.integer))
-                                     or working_size < 8):
-        raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
+    from colorlab.io import load_image
 
-    model = _resolve_model(weights, config)
-    cfg = model.config
-    target_rgb = _load_rgb(target, "target")
-    reference_rgb = _load_rgb(reference, "reference")
-    if _is_colour(target_rgb):
+    colorizer = Colorizer(weights, config, strength=strength, working_size=working_size)
+    target_rgb = load_image(target, mode="RGB")
+    reference_rgb = load_image(reference, mode="RGB")
+    if is_colour(target_rgb):
         warnings.warn(f"colorize: the target {_describe(target)} is a colour image; its colours are discarded "
                       "and only its lightness (CIE L*) is coloured", ColorTargetWarning, stacklevel=2)
-    height, width = target_rgb.shape[:2]
-    l_full = _lightness(target_rgb)                                           # (H, W) in [0, 100]
+    l_full = image_lightness(target_rgb)                                      # (H, W) in [0, 100]
     del target_rgb
-
-    # The model's inputs at the working size (Lab scaling of the official code: L/50 - 1, ab/110).
-    h, w = _working_shape(height, width, int(working_size or cfg.image_size))
-    l_small = np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)   # (h, w)
-    reference_small = _prepare_reference(reference_rgb, cfg)                  # (h_r, w_r, 3) normalised Lab
-    ab_small = _predict_ab(model, l_small, reference_small)                   # (h, w, 2), Lab units
-
-    if strength == 0:   # exactly gray: a* = b* = 0 is neutral in sRGB only to ~0.01/255, so average the channels
-        return Image.fromarray(_lab_to_rgb8(l_full, None), mode="RGB")
-    ab = guided_upsample(ab_small, l_small / 100.0, l_full / 100.0)           # (H, W, 2), Lab units
-    if strength != 1:
-        ab *= float(strength)
-    return Image.fromarray(_lab_to_rgb8(l_full, ab), mode="RGB")
-
-
-def _prepare_reference(reference_rgb: np.ndarray, cfg) -> np.ndarray:
-    """Reference ``(H', W', 3)`` RGB -> ``(h, w, 3)`` float32 ``(L/50 - 1, a/110, b/110)`` at its working size."""
-    from colorlab.metrics import rgb_to_lab_np
-
-    if cfg.gate == "full_column":   # the paper's gate needs exactly reference_size x reference_size
-        shape = (cfg.reference_size, cfg.reference_size)
-    else:
-        shape = _working_shape(*reference_rgb.shape[:2], cfg.reference_size)
-    small = np.stack([_resize(reference_rgb[..., c], *shape, Image.Resampling.BICUBIC) for c in range(3)], axis=-1)
-    lab = rgb_to_lab_np(np.clip(small, 0.0, 1.0))
-    lab[..., 0] = lab[..., 0] / 50.0 - 1.0
-    lab[..., 1:] /= 110.0
-    return lab.astype(np.float32)
-
-
-def _predict_ab(model, l_small: np.ndarray, reference_lab: np.ndarray) -> np.ndarray:
-    """Runs the model once; returns ab ``(h, w, 2)`` float32 in Lab units."""
-    return _predict_ab_batch(model, l_small[None], reference_lab)[0]
-
-
-def _predict_ab_batch(model, l_small: np.ndarray, reference_lab: np.ndarray, compiled: bool = False) -> np.ndarray:
-    """Runs the model on a batch of same-size lightness maps against one reference.
-
-    Args:
-        model: a built Gray2ColorNet.
-        l_small: ``(B, h, w)`` L* in [0, 100] at the working size.
-        reference_lab: ``(h_r, w_r, 3)`` from :func:`_prepare_reference` (shared by the whole batch).
-        compiled: use Keras' compiled ``predict_on_batch`` (traced once per input shape: worth it when many
-            batches of one shape follow, as the frames of a video) instead of an eager call.
-
-    Returns:
-        ab ``(B, h, w, 2)`` float32 in Lab units.
-    """
-    from keras import ops
-
-    target_l = (np.asarray(l_small, dtype=np.float32) / 50.0 - 1.0)[..., None]
-    reference = np.ascontiguousarray(np.broadcast_to(reference_lab[None], (len(target_l),) + reference_lab.shape))
-    if compiled:
-        shape = (target_l.shape, reference.shape)
-        if getattr(model, "_colorlab_predict_shape", None) != shape:
-            # A fresh trace for exactly this shape: TensorFlow would otherwise re-trace a second shape with
-            # unknown sizes, which the model's resizing layers cannot take.
-            model.make_predict_function(force=True)
-            model._colorlab_predict_shape = shape
-        return np.asarray(model.predict_on_batch([target_l, reference])["ab"], dtype=np.float32) * 110.0
-    outputs = model([ops.convert_to_tensor(target_l), ops.convert_to_tensor(reference)], training=False)
-    return np.asarray(ops.convert_to_numpy(outputs["ab"]), dtype=np.float32) * 110.0
-
-
-def _lab_to_rgb8(l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L* ``(H, W)`` + ab ``(H, W, 2)`` -> uint8 RGB ``(H, W, 3)`` keeping L* (chroma reduced out of gamut).
-
-    ``ab=None``: gray, R = G = B exactly (the mean of the three channels of ``(L*, 0, 0)``).
-    """
-    from colorlab.baselines import lab_to_rgb_keep_l
-
-    out = np.empty(l_full.shape + (3,), dtype=np.uint8)
-    for rows in _rows(*l_full.shape):
-        block = l_full[rows]
-        if ab is None:
-            rgb = lab_to_rgb_keep_l(block, np.zeros(block.shape + (2,))).mean(axis=-1, keepdims=True)
-        else:
-            rgb = lab_to_rgb_keep_l(block, ab[rows])
-        out[rows] = np.round(rgb * 255.0).astype(np.uint8)
-    return out
+    l_small = colorizer.working_lightness(l_full)                             # (h, w)
+    reference_lab = colorizer.prepare_reference(reference_rgb)                # (h_r, w_r, 3) normalised Lab
+    ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]          # (h, w, 2), Lab units
+    return Image.fromarray(colorizer.finish(l_full, l_small, ab_small), mode="RGB")
 
 
 # -------------------------------------------------------------------------------------------- many files
@@ -478,7 +383,7 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         OutputExistsError: an output exists and ``overwrite`` is False (checked before any work).
         ImageLoadError, ColorlabError: as for :func:`colorize`.
     """
-    from colorlab.io import save_image
+    from colorlab.io import load_image, save_image
 
     targets = [pathlib.Path(t) for t in targets]
     if not targets:
@@ -502,10 +407,10 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
             if out.exists():
                 raise OutputExistsError(f"cannot save {os.fspath(out)!r}: file exists already (pass --overwrite / "
                                         "overwrite=True to replace it)")
-    model = _resolve_model(weights, config)   # once, before the loop (and before creating any folder)
+    colorizer = Colorizer(weights, config, strength=strength)   # once, before the loop (and before any folder)
     if len(targets) > 1:
         output.mkdir(parents=True, exist_ok=True)
-    reference_rgb = _load_rgb(reference, "reference")
+    reference_rgb = load_image(reference, mode="RGB")
 
     pairs = list(zip(targets, outputs))
     if progress and len(pairs) > 1:
@@ -516,6 +421,6 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
     for target, out in pairs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ColorTargetWarning)   # a colour target is fine on the command line
-            image = colorize(target, reference_rgb, weights=model, strength=strength)
+            image = colorize(target, reference_rgb, weights=colorizer.model, strength=strength)
         written.append(save_image(image, out, overwrite=overwrite))
     return written

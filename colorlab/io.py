@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import secrets
 import struct
 import warnings
 import zlib
@@ -30,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from colorlab.errors import ConfigError, ImageLoadError, OutputExistsError
+from colorlab.files import write_atomic
 
 __all__ = ["DEFAULT_MAX_PIXELS", "LUMA_WEIGHTS", "SAVE_FORMATS", "load_image", "save_image", "sample_paths"]
 
@@ -311,10 +311,10 @@ def save_image(image, path: str | os.PathLike, *, overwrite: bool = False) -> pa
     Returns:
         ``pathlib.Path(path)``.
 
-    The file is first written to a hidden temporary file in the same folder, then moved into place (``os.link``
-    when not overwriting, so a file that appears meanwhile is not clobbered; ``os.replace`` otherwise). A reader
-    therefore sees the old file or the complete new one, never half a file, and a failure leaves no temporary
-    file behind. Our encoder settings: JPEG at quality 95 with 4:4:4 chroma (Pillow's default, 4:2:0, halves
+    The file is written atomically by :func:`colorlab.files.write_atomic`: a hidden temporary file in the same
+    folder, moved into place (a hard link when not overwriting, so a file that appears meanwhile is not clobbered).
+    A reader therefore sees the old file or the complete new one, never half a file, and a failure leaves no
+    temporary file behind. Our encoder settings: JPEG at quality 95 with 4:4:4 chroma (Pillow's default, 4:2:0, halves
     the resolution of exactly the colour channels a colorizer produces); WebP lossless for the same reason.
 
     Raises:
@@ -339,54 +339,18 @@ def save_image(image, path: str | os.PathLike, *, overwrite: bool = False) -> pa
     pil = _to_pil(image, name)
     options = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}.get(fmt, {})
 
-    tmp = _create_temporary(folder, path.name)
-    try:
+    def write(temporary: pathlib.Path) -> None:
         try:
-            with open(tmp, "wb") as file:
+            with open(temporary, "wb") as file:
                 pil.save(file, format=fmt, **options)
-                file.flush()
-                os.fsync(file.fileno())
         except (ValueError, KeyError, OSError) as error:
             if isinstance(error, OSError) and error.errno is not None:
                 raise  # a real file-system error (disk full, permissions): let it through unchanged
             raise ConfigError(f"cannot save {name}: {fmt} cannot store this image (mode {pil.mode}: "
                               f"{_one_line(error)})") from None
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_without_clobbering(tmp, path, name)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+
+    write_atomic(path, write, overwrite=overwrite)
     return path
-
-
-def _create_temporary(folder: pathlib.Path, base: str) -> pathlib.Path:
-    """Creates an empty, new temporary file in ``folder``. Made with os.open so the umask gives it the same
-    permissions as any other new file (tempfile.mkstemp would make it 0600, and os.replace would keep that)."""
-    for _ in range(100):
-        tmp = folder / f".{base}.{secrets.token_hex(4)}.tmp"
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-    raise OSError(f"could not create a temporary file in {os.fspath(folder)!r}")  # pragma: no cover
-
-
-def _move_without_clobbering(tmp: pathlib.Path, path: pathlib.Path, name: str) -> None:
-    """Moves ``tmp`` to ``path`` unless ``path`` exists: a hard link fails atomically if the target exists."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(f"cannot save {name}: file exists already (pass overwrite=True to replace it)") from None
-    except OSError:  # hard links not supported here (some network or FAT file systems): check, then replace
-        if path.exists():
-            raise OutputExistsError(
-                f"cannot save {name}: file exists already (pass overwrite=True to replace it)") from None
-        os.replace(tmp, path)
-        return
-    os.unlink(tmp)
 
 
 def _to_pil(image, name: str) -> Image.Image:

@@ -12,10 +12,9 @@ Conventions:
   Functions marked "batches" also take ``(N, H, W, 3)`` and then return one value per image, shape ``(N,)``.
 * A gray image is ``(H, W)`` in [0, 1]: the sRGB gray value, i.e. the colour ``(g, g, g)``; an L* channel
   (``(H, W)`` in [0, 100]) is passed with ``is_l=True`` where a function accepts one.
-* Lab is CIELAB (D65, 2-degree observer). :func:`rgb_to_lab_np` / :func:`lab_to_rgb_np` are float64 NumPy twins
-  of :func:`colorlab.color.rgb_to_lab` / :func:`colorlab.color.lab_to_rgb` (same matrix, same white, same CIE
-  constants; the tests check they agree). Ours: a NumPy path, because evaluation needs no gradients and float64
-  keeps CIEDE2000 and "L* is preserved exactly" checks free of float32 rounding.
+* Lab is CIELAB (D65, 2-degree observer), converted with :mod:`colorlab.cie`'s float64 NumPy functions (the
+  twins of :mod:`colorlab.color`'s Keras ones). Ours: a NumPy path, because evaluation needs no gradients and
+  float64 keeps CIEDE2000 and "L* is preserved exactly" checks free of float32 rounding.
 
 Video metrics take frames ``(T, H, W, 3)``. :func:`warping_error` needs OpenCV (the ``video`` extra) only to
 estimate optical flow; pass your own flows to use it without OpenCV.
@@ -24,46 +23,23 @@ estimate optical flow; pass your own flows to use it without OpenCV.
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
+from colorlab.cie import as_float64, lightness, rgb_to_lab_np
 from colorlab.errors import ColorlabError, ConfigError
 
 __all__ = [
-    "rgb_to_lab_np", "lab_to_rgb_np", "lightness",
     "psnr", "ssim", "ciede2000", "mean_ciede2000", "colourfulness", "histogram_intersection", "l_preservation",
     "cdc", "js_divergence", "warping_error", "farneback_flows", "warp", "evaluate",
 ]
 
-from colorlab.cie import D65_WHITE, DELTA as _DELTA, EPSILON as _EPSILON, KAPPA as _KAPPA  # noqa: E402
-from colorlab.cie import RGB_FROM_XYZ as _RGB_FROM_XYZ, XYZ_FROM_RGB as _XYZ_FROM_RGB  # noqa: E402
-
-_WHITE = np.array(D65_WHITE)
-
 
 # --------------------------------------------------------------------------------------------- checks
 
-def _as_array(x, name) -> np.ndarray:
-    if not isinstance(x, (np.ndarray, list, tuple, float, int)) and "keras" in sys.modules:
-        from keras import ops  # a backend tensor: only possible when Keras is loaded already
-        if ops.is_tensor(x):
-            x = ops.convert_to_numpy(x)
-    x = np.asarray(x)
-    if x.dtype.kind in "iub":
-        raise ConfigError(f"{name} must hold floats in [0, 1], got dtype {x.dtype}; "
-                          "convert 8-bit images first, e.g. image.astype('float32') / 255")
-    if x.dtype.kind != "f":
-        raise ConfigError(f"{name} must be a float array, got dtype {x.dtype}")
-    x = x.astype(np.float64)
-    if x.size and not np.all(np.isfinite(x)):
-        raise ConfigError(f"{name} contains NaN or infinity")
-    return x
-
-
 def _rgb(x, name, batch=True) -> np.ndarray:
     """Checks an RGB image ``(H, W, 3)`` (or a batch ``(N, H, W, 3)`` when ``batch``); returns float64."""
-    x = _as_array(x, name)
+    x = as_float64(x, name)
     ndims = (3, 4) if batch else (3,)
     if x.ndim not in ndims or x.shape[-1] != 3:
         wanted = "(H, W, 3) or (N, H, W, 3)" if batch else "(H, W, 3)"
@@ -83,75 +59,6 @@ def _per_image(fn, *images):
     if images[0].ndim == 3:
         return float(fn(*images))
     return np.array([fn(*parts) for parts in zip(*images)], dtype=np.float64)
-
-
-# ---------------------------------------------------------------------------------------- colour space
-
-def rgb_to_lab_np(rgb) -> np.ndarray:
-    """sRGB in [0, 1] -> CIELAB, float64 NumPy; the twin of :func:`colorlab.color.rgb_to_lab`.
-
-    Args:
-        rgb: ``(..., 3)`` float sRGB (outside [0, 1] extrapolated, like colorlab.color).
-
-    Returns:
-        ``(..., 3)`` float64: L in [0, 100], a, b in Lab units.
-    """
-    rgb = np.asarray(rgb, dtype=np.float64)
-    if rgb.ndim == 0 or rgb.shape[-1] != 3:
-        raise ConfigError(f"rgb must have shape (..., 3), got shape {rgb.shape}")
-    linear = np.where(rgb > 0.04045, ((np.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    t = (linear @ _XYZ_FROM_RGB.T) / _WHITE
-    f = np.where(t > _EPSILON, np.cbrt(t), (_KAPPA * t + 16.0) / 116.0)
-    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]),
-                     200.0 * (f[..., 1] - f[..., 2])], axis=-1)
-
-
-def lab_to_rgb_np(lab, clip=True) -> np.ndarray:
-    """CIELAB -> sRGB, float64 NumPy; the twin of :func:`colorlab.color.lab_to_rgb`.
-
-    Args:
-        lab: ``(..., 3)`` Lab colours.
-        clip: clip the result to [0, 1] (default) or return raw sRGB (outside [0, 1] when out of gamut).
-
-    Returns:
-        ``(..., 3)`` float64 sRGB.
-    """
-    lab = np.asarray(lab, dtype=np.float64)
-    if lab.ndim == 0 or lab.shape[-1] != 3:
-        raise ConfigError(f"lab must have shape (..., 3), got shape {lab.shape}")
-    fy = (lab[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
-    t = np.where(f > _DELTA, f * f * f, (116.0 * f - 16.0) / _KAPPA)
-    linear = (t * _WHITE) @ _RGB_FROM_XYZ.T
-    rgb = np.where(linear > 0.0031308, 1.055 * np.maximum(linear, 0.0031308) ** (1.0 / 2.4) - 0.055,
-                   12.92 * linear)
-    return np.clip(rgb, 0.0, 1.0) if clip else rgb
-
-
-def lightness(image, is_l=False, name="image") -> np.ndarray:
-    """CIE L* of an image, float64 ``(H, W)`` (or ``(N, H, W)`` for a batch of RGB images).
-
-    Args:
-        image: RGB ``(H, W, 3)`` / ``(N, H, W, 3)`` in [0, 1]; or gray ``(H, W)`` / ``(H, W, 1)`` in [0, 1]
-            (the sRGB gray value g, i.e. the colour (g, g, g)); or, with ``is_l=True``, an L* channel
-            ``(H, W)`` / ``(H, W, 1)`` in [0, 100].
-        is_l: the single-channel input is already L* (not a gray value in [0, 1]).
-        name: the argument's name, for error messages.
-    """
-    x = _as_array(image, name)
-    if x.ndim == 3 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim == 2:
-        if is_l:
-            if x.size and (x.min() < -1e-6 or x.max() > 100.0 + 1e-6):
-                raise ConfigError(f"{name} (L*) must lie in [0, 100], got [{x.min():.4g}, {x.max():.4g}]")
-            return x
-        return rgb_to_lab_np(np.repeat(x[..., None], 3, axis=-1))[..., 0]
-    if x.ndim in (3, 4) and x.shape[-1] == 3:
-        if is_l:
-            raise ConfigError(f"{name}: is_l=True needs a single-channel L* image, got shape {x.shape}")
-        return rgb_to_lab_np(x)[..., 0]
-    raise ConfigError(f"{name} must be gray (H, W) or (H, W, 1), or RGB (H, W, 3), got shape {x.shape}")
 
 
 # -------------------------------------------------------------------------------------------- fidelity
@@ -256,7 +163,7 @@ def ciede2000(lab1, lab2, k_l=1.0, k_c=1.0, k_h=1.0) -> np.ndarray:
     Returns:
         float64 array ``(...)`` of colour differences (>= 0).
     """
-    lab1, lab2 = _as_array(lab1, "lab1"), _as_array(lab2, "lab2")
+    lab1, lab2 = as_float64(lab1, "lab1"), as_float64(lab2, "lab2")
     if lab1.ndim == 0 or lab1.shape[-1] != 3:
         raise ConfigError(f"lab1 must have shape (..., 3), got shape {lab1.shape}")
     _same_shape(lab1, lab2, "lab1", "lab2")
@@ -398,7 +305,7 @@ def l_preservation(pred_rgb, input_gray_or_l, is_l=False):
 # --------------------------------------------------------------------------------------------- video
 
 def _frames(frames, name="frames") -> np.ndarray:
-    x = _as_array(frames, name)
+    x = as_float64(frames, name)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ConfigError(f"{name} must have shape (T, H, W, 3), got shape {x.shape}")
     if x.shape[0] < 2:

@@ -61,7 +61,6 @@ import math
 import os
 import pathlib
 import shutil
-import sys
 import time
 import warnings
 from fractions import Fraction
@@ -69,11 +68,12 @@ from fractions import Fraction
 import numpy as np
 from PIL import Image
 
+from colorlab.cie import frame_lightness
 from colorlab.errors import ColorlabError, ConfigError, OutputExistsError, VideoError
+from colorlab.files import create_temporary, move_into_place, write_atomic, write_json
 
 __all__ = ["colorize_video", "colorize_frames", "probe_video", "read_frames", "write_frames", "synthetic_clip",
-           "evaluate_clip", "frame_lightness", "lab_to_rgb8", "TemporalPropagation", "FrameColorizer", "FrameStats",
-           "VideoInfo", "VideoResult",
+           "evaluate_clip", "TemporalPropagation", "FrameColorizer", "FrameStats", "VideoInfo", "VideoResult",
            "TEMPORAL_WEIGHT", "CONSISTENCY_SIGMA", "CUT_THRESHOLD", "SEGMENT_FRAMES", "DEFAULT_CRF",
            "OUTPUT_FORMATS"]
 
@@ -454,76 +454,6 @@ def _check_int(name, value, low):
 
 
 # ---------------------------------------------------------------------------------------------- frames
-_ENCODE_STEPS = 1 << 16   # linear-light steps of the 8-bit encoding table: 1/20 of an 8-bit step at black
-
-
-def _tables():
-    """Cached lookup tables: uint8 sRGB -> linear light (256,), linear light step -> uint8 sRGB."""
-    global _TABLES
-    if _TABLES is None:
-        codes = np.arange(256) / 255.0
-        decode = np.where(codes > 0.04045, ((codes + 0.055) / 1.055) ** 2.4, codes / 12.92)
-        linear = np.arange(_ENCODE_STEPS) / (_ENCODE_STEPS - 1)
-        encoded = np.where(linear > 0.0031308, 1.055 * linear ** (1 / 2.4) - 0.055, 12.92 * linear)
-        _TABLES = decode.astype(np.float32), np.round(encoded * 255).astype(np.uint8)
-    return _TABLES
-
-
-_TABLES = None
-
-
-def frame_lightness(rgb8: np.ndarray) -> np.ndarray:
-    """CIE L* of an 8-bit sRGB frame, fast: a 256-entry decoding table, then the CIE formula in float32.
-
-    Args:
-        rgb8: uint8 ``(H, W, 3)``.
-
-    Returns:
-        float32 ``(H, W)`` in [0, 100], equal to :func:`colorlab.metrics.rgb_to_lab_np`'s L* to ~1e-3.
-    """
-    from colorlab.cie import EPSILON, KAPPA, XYZ_FROM_RGB
-
-    decode, _ = _tables()
-    y = decode[rgb8] @ XYZ_FROM_RGB[1].astype(np.float32)          # (H, W) relative luminance, Yn = 1
-    return np.where(y > EPSILON, 116.0 * np.cbrt(y) - 16.0, KAPPA * y).astype(np.float32)
-
-
-def lab_to_rgb8(lightness: np.ndarray, ab: np.ndarray | None) -> np.ndarray:
-    """L* + ab -> 8-bit sRGB keeping L*, fast (float32 and an encoding table) for whole frames.
-
-    Pixels inside the sRGB gamut are converted directly; the others go through
-    :func:`colorlab.baselines.lab_to_rgb_keep_l` (chroma reduced towards gray at the same L*), as in
-    :func:`colorlab.colorize`. Agrees with the float64 conversion to one 8-bit step.
-
-    Args:
-        lightness: ``(H, W)`` L* in [0, 100].
-        ab: ``(H, W, 2)`` in Lab units, or ``None`` for gray (R = G = B).
-
-    Returns:
-        uint8 ``(H, W, 3)``.
-    """
-    from colorlab.baselines import lab_to_rgb_keep_l
-    from colorlab.cie import D65_WHITE, DELTA, KAPPA, RGB_FROM_XYZ
-
-    _, encode = _tables()
-    lightness = np.asarray(lightness, dtype=np.float32)
-    fy = (lightness + 16.0) / 116.0
-    if ab is None:
-        y = np.where(fy > DELTA, fy ** 3, (116.0 * fy - 16.0) / KAPPA)
-        gray = encode[np.clip(np.rint(y * (_ENCODE_STEPS - 1)), 0, _ENCODE_STEPS - 1).astype(np.int32)]
-        return np.repeat(gray[..., None], 3, axis=-1)
-    ab = np.asarray(ab, dtype=np.float32)
-    f = np.stack([fy + ab[..., 0] / 500.0, fy, fy - ab[..., 1] / 200.0], axis=-1)
-    t = np.where(f > DELTA, f * f * f, (116.0 * f - 16.0) / KAPPA) * np.asarray(D65_WHITE, np.float32)
-    linear = t @ RGB_FROM_XYZ.T.astype(np.float32)                   # (H, W, 3)
-    out = encode[np.clip(np.rint(linear * (_ENCODE_STEPS - 1)), 0, _ENCODE_STEPS - 1).astype(np.int32)]
-    outside = np.any((linear < -1e-6) | (linear > 1.0 + 1e-6), axis=-1)
-    if outside.any():
-        rgb = lab_to_rgb_keep_l(lightness[outside], ab[outside])
-        out[outside] = np.round(rgb * 255.0).astype(np.uint8)
-    return out
-
-
 class FrameColorizer:
     """Colours the frames of one video, batch by batch, carrying the propagation state between calls.
 
@@ -539,21 +469,22 @@ class FrameColorizer:
 
     def __init__(self, model, reference, *, strength: float = 1.0, working_size: int | None = None,
                  propagation: TemporalPropagation | None = None, batch_size: int = 8):
-        from colorlab.inference import _load_rgb, _prepare_reference
+        from colorlab.inference import Colorizer
+        from colorlab.io import load_image
 
         _check_number("strength", strength, 0.0, math.inf)
         if working_size is not None:
             _check_int("working_size", working_size, 8)
         _check_int("batch_size", batch_size, 1)
-        self.model = model
+        self.colorizer = Colorizer(model, strength=strength, working_size=working_size)
+        self.model = self.colorizer.model
+        self.working_size = self.colorizer.working_size
         self.batch_size = int(batch_size)
-        self.strength = float(strength)
-        self.working_size = int(working_size or model.config.image_size)
         self.propagation = propagation if propagation is not None else TemporalPropagation()
-        reference_rgb = _load_rgb(reference, "reference")
+        reference_rgb = load_image(reference, mode="RGB")
         self.reference_digest = hashlib.sha256(np.ascontiguousarray(reference_rgb).tobytes()
                                                + repr(reference_rgb.shape).encode()).hexdigest()
-        self._reference = _prepare_reference(reference_rgb, model.config)
+        self._reference = self.colorizer.prepare_reference(reference_rgb)
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats]]:
         """Colours a batch of consecutive frames.
@@ -565,35 +496,26 @@ class FrameColorizer:
             ``(coloured, stats)``: uint8 RGB ``(B, H, W, 3)`` whose L* equals the input's L* up to 8-bit rounding,
             and one :class:`FrameStats` per frame.
         """
-        from colorlab.inference import _predict_ab_batch, _resize, _working_shape, guided_upsample
-
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ConfigError(f"frames must be uint8 RGB (B, H, W, 3), got {frames.dtype} {frames.shape}")
-        height, width = frames.shape[1:3]
-        h, w = _working_shape(height, width, self.working_size)
-        pool = _pool()
+        colorizer, pool = self.colorizer, _pool()
 
         def lightness(frame):
             l_full = frame_lightness(frame)
-            return l_full, np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)
+            return l_full, colorizer.working_lightness(l_full)
 
         l_full, l_small = zip(*pool.map(lightness, frames))
         l_small = np.stack(l_small)                                                    # (B, h, w)
         compiled = _compiled_call_repeats()
         ab_model = np.concatenate([  # batches of exactly batch_size (the last one padded with its last frame)
-            _predict_ab_batch(self.model, _pad(l_small[start:start + self.batch_size], self.batch_size),
-                              self._reference, compiled=compiled)[:len(l_small[start:start + self.batch_size])]
+            colorizer.predict_ab(_pad(l_small[start:start + self.batch_size], self.batch_size), self._reference,
+                                 compiled=compiled)[:len(l_small[start:start + self.batch_size])]
             for start in range(0, len(l_small), self.batch_size)])                 # (B, h, w, 2)
         blended, stats = zip(*(self.propagation(l, ab) for l, ab in zip(l_small, ab_model)))   # in order
 
         def full_resolution(i):
-            if self.strength == 0:
-                return lab_to_rgb8(l_full[i], None)
-            ab = guided_upsample(blended[i], l_small[i] / 100.0, l_full[i] / 100.0)
-            if self.strength != 1:
-                ab *= self.strength
-            return lab_to_rgb8(l_full[i], ab)
+            return colorizer.finish(l_full[i], l_small[i], blended[i], fast=True)
 
         return np.stack(list(pool.map(full_resolution, range(len(frames))))), list(stats)
 
@@ -649,13 +571,13 @@ def colorize_frames(frames, reference, *, weights=None, config=None, strength: f
     Returns:
         uint8 RGB ``(T, H, W, 3)`` (and the list of :class:`FrameStats` if ``return_stats``).
     """
-    from colorlab.inference import _resolve_model
+    from colorlab.models import load_generator
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ConfigError(f"frames must be uint8 RGB (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
     _check_int("batch_size", batch_size, 1)
-    colorizer = FrameColorizer(_resolve_model(weights, config), reference, strength=strength,
+    colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
                                working_size=working_size, batch_size=batch_size,
                                propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
     starts = range(0, len(frames), batch_size)
@@ -716,15 +638,6 @@ def _fingerprint(input_path: pathlib.Path, colorizer: FrameColorizer, options: d
     }
 
 
-def _write_json_atomic(path: pathlib.Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 class _Job:
     """The resumable work folder ``OUTPUT.partial/``: ``job.json`` plus one encoded segment and one propagation
     state per finished segment. ``job.json`` is rewritten (atomically) only after a segment and its state are
@@ -751,7 +664,7 @@ class _Job:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             self.data = {"version": _JOB_VERSION, "fingerprint": fingerprint, "segments": []}
-            _write_json_atomic(self.path, self.data)
+            write_json(self.path, self.data, sort_keys=True)
 
     @property
     def frames_done(self) -> int:
@@ -772,15 +685,10 @@ class _Job:
 
     def commit(self, number: int, count: int, cuts: list, state: dict) -> None:
         state_name = f"state_{number:06d}.npz"
-        temporary = self.folder / (state_name + ".tmp")
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **state)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.folder / state_name)
+        write_atomic(self.folder / state_name, lambda temporary: np.savez(temporary, **state))
         self.data["segments"].append({"file": self.segment_path(number).name, "state": state_name,
                                       "first": self.frames_done, "count": count, "cuts": cuts})
-        _write_json_atomic(self.path, self.data)
+        write_json(self.path, self.data, sort_keys=True)
 
 
 def _add_h264_stream(container, info: VideoInfo, crf: int):
@@ -813,14 +721,19 @@ def _encode(container, stream, rgb: np.ndarray | None, pts: int = 0, time_base: 
 
 
 class _SegmentWriter:
-    """Encodes frames into one segment file (H.264 in NUT, which keeps rational timestamps exactly)."""
+    """Encodes frames into one segment file (H.264 in NUT, which keeps rational timestamps exactly), through a
+    temporary beside it that :meth:`close` moves into place."""
 
     def __init__(self, path: pathlib.Path, info: VideoInfo, crf: int):
         av = _av()
         self.path = path
-        self.temporary = path.with_name(path.name + ".tmp")
-        self.container = av.open(os.fspath(self.temporary), mode="w", format="nut")
-        self.stream = _add_h264_stream(self.container, info, crf)
+        self.temporary = create_temporary(path)
+        try:
+            self.container = av.open(os.fspath(self.temporary), mode="w", format="nut")
+            self.stream = _add_h264_stream(self.container, info, crf)
+        except BaseException:
+            self.temporary.unlink(missing_ok=True)
+            raise
 
     def write(self, rgb: np.ndarray, pts: int, time_base: Fraction) -> None:
         _encode(self.container, self.stream, rgb, pts, time_base)
@@ -828,9 +741,7 @@ class _SegmentWriter:
     def close(self) -> None:
         _encode(self.container, self.stream, None)
         self.container.close()
-        with open(self.temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(self.temporary, self.path)
+        move_into_place(self.temporary, self.path)
 
     def abort(self) -> None:
         try:
@@ -856,12 +767,13 @@ def _packets(path: pathlib.Path, streams: str):
         container.close()
 
 
-def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_format: str, fps: Fraction) -> None:
+def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_format: str, fps: Fraction,
+         overwrite: bool) -> None:
     """Joins the segments and the input's audio (packets copied, not re-encoded) into ``output``, atomically."""
     av = _av()
-    temporary = output.with_name(f".{output.name}.colorlab-tmp{output.suffix}")
     segments = [job.folder / segment["file"] for segment in job.data["segments"]]
-    try:
+
+    def mux(temporary: pathlib.Path) -> None:
         with av.open(os.fspath(segments[0])) as first, av.open(os.fspath(input_path)) as source, \
                 av.open(os.fspath(temporary), mode="w", format=container_format) as out:
             video = out.add_stream_from_template(first.streams.video[0])
@@ -888,10 +800,8 @@ def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_fo
             for _, index, packet in heapq.merge(video_packets(), audio_packets(), key=lambda item: item[:2]):
                 packet.stream = targets[index]
                 out.mux(packet)
-        os.replace(temporary, output)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+
+    write_atomic(output, mux, overwrite=overwrite)
 
 
 def _check_output(output: pathlib.Path, input_path: pathlib.Path, overwrite: bool) -> str:
@@ -962,7 +872,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         OutputExistsError: the output exists and ``overwrite`` is False (checked before any work).
         ColorlabError: weights that cannot be loaded; an interrupted job for other settings in the way.
     """
-    from colorlab.inference import _resolve_model
+    from colorlab.models import load_generator
 
     start_time = time.perf_counter()
     input_path, output = pathlib.Path(input), pathlib.Path(output)
@@ -973,7 +883,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     container_format = _check_output(output, input_path, overwrite)
     info = probe_video(input_path)
     _check_audio(input_path, output, container_format, info)
-    colorizer = FrameColorizer(_resolve_model(weights, config), reference, strength=strength,
+    colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
                                working_size=working_size, batch_size=batch_size,
                                propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
     options = {"strength": float(strength), "working_size": colorizer.working_size,
@@ -996,7 +906,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         if job.frames_done != info.frame_count:   # cannot happen unless the file changed under us
             raise VideoError(f"cannot read video {os.fspath(input_path)!r}: {job.frames_done} frames were "
                              f"coloured but the file has {info.frame_count}")
-        _mux(job, input_path, output, container_format, info.fps)
+        _mux(job, input_path, output, container_format, info.fps, overwrite)
     except VideoError:
         shutil.rmtree(job.folder, ignore_errors=True)   # bad input: nothing worth resuming
         raise
@@ -1086,8 +996,8 @@ def write_frames(frames, path, *, fps=25, crf: int = DEFAULT_CRF, audio=None, au
     fps = Fraction(fps).limit_denominator(1001 * 1000)
     info = VideoInfo(path=os.fspath(path), width=frames.shape[2], height=frames.shape[1], frame_count=len(frames),
                      fps=fps, time_base=1 / fps, duration=float(len(frames) / fps), codec="h264")
-    temporary = path.with_name(f".{path.name}.colorlab-tmp{path.suffix}")
-    try:
+
+    def encode(temporary: pathlib.Path) -> None:
         with av.open(os.fspath(temporary), mode="w", format=container_format) as out:
             video = _add_h264_stream(out, info, crf)
             sound = None
@@ -1108,11 +1018,8 @@ def write_frames(frames, path, *, fps=25, crf: int = DEFAULT_CRF, audio=None, au
                         out.mux(packet)
                 for packet in sound.encode():
                     out.mux(packet)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+
+    return write_atomic(path, encode, overwrite=overwrite)
 
 
 def synthetic_clip(image, frames: int = 24, size=(160, 96), motion: str = "pan", travel: float = 0.35,
@@ -1211,45 +1118,3 @@ def evaluate_clip(frames, *, weights=None, config=None, temporal_weights=(0.0, T
     rows.append({"method": "ground truth", "psnr": float("nan"), "ssim": float("nan"), "cdc": cdc(truth),
                  "warping_error": warping_error(truth), "cuts": 0})
     return rows
-
-
-# ---------------------------------------------------------------------------------------------- command line
-def add_cli(sub) -> None:
-    """Adds ``colorlab video`` to the CLI's subcommands."""
-    parser = sub.add_parser(
-        "video", help="colour a video from a colour reference photo (flicker-free, audio kept, resumable)",
-        description="Colour INPUT with the colours of a reference photo and write OUT (.mp4, .mov or .mkv, "
-                    "H.264; audio copied as it is). An interrupted job resumes when the same command is run "
-                    "again; its work is kept in OUT.partial/ until the video is finished.")
-    parser.add_argument("input", metavar="INPUT", help="the video to colour (only its lightness is used)")
-    parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
-    parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output video (.mp4, .mov, .mkv)")
-    from colorlab.inference import add_model_arguments
-
-    add_model_arguments(parser)
-    parser.add_argument("--temporal-weight", type=float, default=TEMPORAL_WEIGHT, metavar="W",
-                        help=f"weight of the colours carried along the motion, 0 = colour each frame on its "
-                             f"own (default {TEMPORAL_WEIGHT})")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per model call (default 8)")
-    parser.add_argument("--crf", type=int, default=DEFAULT_CRF, metavar="Q",
-                        help=f"H.264 quality, 0 = lossless ... 51 (default {DEFAULT_CRF})")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    parser.add_argument("--restart", action="store_true", help="discard an interrupted job instead of resuming")
-    parser.set_defaults(func=_cmd_video)
-
-
-def _cmd_video(args) -> int:
-    partial = pathlib.Path(args.output).with_name(pathlib.Path(args.output).name + ".partial")
-    try:
-        result = colorize_video(args.input, args.reference, args.output, weights=args.weights,
-                                strength=args.strength, temporal_weight=args.temporal_weight,
-                                batch_size=args.batch_size, crf=args.crf, overwrite=args.overwrite,
-                                restart=args.restart)
-    except KeyboardInterrupt:
-        print(f"colorlab: interrupted; finished segments are kept in {os.fspath(partial)!r}: run the same "
-              "command again to resume", file=sys.stderr)
-        return 130
-    resumed = f", resumed at frame {result.resumed_from}" if result.resumed_from else ""
-    print(f"wrote {os.fspath(result.path)}: {result.frames} frames, {len(result.cuts)} shot(s){resumed}, "
-          f"{result.fps:.1f} frames/s")
-    return 0

@@ -370,7 +370,7 @@ def check_out(path: pathlib.Path, overwrite: bool, section: str = "") -> None:
 
 def write_report(path: pathlib.Path, text: str, overwrite: bool, section: str = "") -> pathlib.Path:
     """Writes ``text`` atomically; in a file with the markers, replaces only what lies between them."""
-    from colorlab.evaluate import write_text
+    from colorlab.files import write_text
 
     check_out(path, overwrite, section)
     opening, closing = markers(section)
@@ -396,9 +396,9 @@ def main(argv=None) -> int:
     try:
         if args.out is not None:
             check_out(args.out, args.overwrite, args.section)   # fail before the work, not after it
-        from colorlab.inference import load_model
+        from colorlab.models import load_generator
 
-        model = load_model(args.weights)
+        model = load_generator(args.weights)
         config = model.config
         source = "the shipped demo weights" if args.weights is None else f"`{pathlib.Path(args.weights).name}`"
         model_note = (f"{source} (`{config.name}` config, working size {config.image_size} px on the shorter "

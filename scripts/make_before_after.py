@@ -16,7 +16,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from colorlab.inference import add_model_arguments
+    from colorlab.cli.common import add_model_arguments
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="corpus", help="a Places365-layout folder with a val split (the corpus)")

@@ -21,7 +21,8 @@ SIZE, FPS, SHOT_FRAMES, AUDIO_RATE = (320, 200), 25, 50, 16000
 
 
 def build_frames() -> np.ndarray:
-    from colorlab.video import frame_lightness, lab_to_rgb8, synthetic_clip
+    from colorlab.cie import frame_lightness, lab_to_rgb8
+    from colorlab.video import synthetic_clip
 
     colour = np.concatenate([synthetic_clip(SAMPLES / "lake_1.jpg", SHOT_FRAMES, SIZE, "pan"),
                              synthetic_clip(SAMPLES / "forest_path.jpg", SHOT_FRAMES, SIZE, "zoom", travel=0.3)])

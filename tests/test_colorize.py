@@ -1,5 +1,5 @@
 """colorlab.colorize: full-resolution colorization with a (tiny, randomly initialised) Gray2ColorNet, the guided
-upsampling, weights handling, and the ``colorlab colorize`` command (run in-process through ``colorlab.__main__``).
+upsampling, weights handling, and the ``colorlab colorize`` command (run in-process through ``colorlab.cli.main``).
 """
 
 import warnings
@@ -12,8 +12,10 @@ from PIL import Image
 
 import colorlab
 import colorlab.inference as cz
+import colorlab.models.weights as model_weights
 from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
 from colorlab.metrics import l_preservation
+from colorlab.models import load_generator
 
 
 
@@ -67,7 +69,7 @@ def test_strength_zero_gives_the_gray_picture(weights):
 
 
 def test_strength_scales_the_chroma(weights):
-    from colorlab.metrics import rgb_to_lab_np
+    from colorlab.cie import rgb_to_lab_np
 
     gray, ref = _gray(40, 40), _colour(40, 40)
     full = rgb_to_lab_np(_rgb(colorlab.colorize(gray, ref, weights=weights)))[..., 1:]
@@ -107,8 +109,8 @@ def test_package_attribute_is_the_function(weights):
 
 
 def test_built_model_and_config_without_json(weights, tmp_path):
-    model = cz.load_model(weights)
-    assert cz.load_model(weights) is model            # cached per file
+    model = load_generator(weights)
+    assert load_generator(weights) is model            # cached per file
     by_model = np.asarray(colorlab.colorize(_gray(20, 24), _colour(20, 20), weights=model))
     lone = tmp_path / "lone.weights.h5"                # weights without their .json
     lone.write_bytes(Path(weights).read_bytes())
@@ -119,11 +121,11 @@ def test_built_model_and_config_without_json(weights, tmp_path):
     from colorlab.models import get_config
 
     with pytest.raises(ColorlabError, match="cannot load weights"):  # weights of another shape: a clear error
-        cz.load_model(lone, config=get_config("tiny", base_width=4))
+        load_generator(lone, config=get_config("tiny", base_width=4))
 
 
 def test_no_demo_weights_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(cz, "DEMO_WEIGHTS", tmp_path / "course.weights.h5")
+    monkeypatch.setattr(model_weights, "DEMO_WEIGHTS", tmp_path / "course.weights.h5")
     with pytest.raises(ColorlabError, match=r"demo weights are not shipped yet.*weights="):
         colorlab.colorize(_gray(16, 16), _colour(16, 16))
 
@@ -137,6 +139,30 @@ def test_bad_arguments(weights, tmp_path):
         colorlab.colorize(_gray(16, 16), _colour(16, 16), weights=tmp_path / "none.weights.h5")
     with pytest.raises(ImageLoadError, match="nothing.png"):
         colorlab.colorize(tmp_path / "nothing.png", _colour(16, 16), weights=weights)
+
+
+def test_colorizer_steps_are_colorize(weights):
+    """The public pipeline, step by step (what video and evaluation use), gives colorize's picture exactly."""
+    from colorlab.cie import image_lightness
+    from colorlab.io import load_image
+
+    gray, ref = _gray(30, 45), _colour(20, 28)
+    colorizer = cz.Colorizer(weights, strength=0.7)
+    assert colorizer.model is load_generator(weights) and colorizer.working_size == colorizer.config.image_size
+    assert colorizer.working_shape(30, 45) == (32, 48) and cz.Colorizer(weights, working_size=8).working_shape(
+        100, 10) == (80, 8)                                                       # shorter side, each side >= 8
+    l_full = image_lightness(load_image(gray))
+    l_small = colorizer.working_lightness(l_full)
+    reference_lab = colorizer.prepare_reference(load_image(ref))
+    assert l_small.shape == (32, 48) and reference_lab.shape == (32, 45, 3) and reference_lab.dtype == np.float32
+    ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]
+    assert ab_small.shape == (32, 48, 2)
+    rgb8 = colorizer.finish(l_full, l_small, ab_small)
+    np.testing.assert_array_equal(rgb8, np.asarray(colorlab.colorize(gray, ref, weights=weights, strength=0.7)))
+    fast = colorizer.finish(l_full, l_small, ab_small, fast=True)               # the video path's conversion
+    assert np.abs(fast.astype(int) - rgb8).max() <= 1
+    with pytest.raises(ConfigError, match="strength"):
+        cz.Colorizer(weights, strength=-1)
 
 
 def test_working_size_changes_what_the_model_sees(weights):
@@ -183,7 +209,7 @@ def test_guided_upsampling_of_flat_colour_is_flat():
 
 # -------------------------------------------------------------------------------------------------- CLI
 def _cli(capsys, *args):
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     code = main(["colorize", *map(str, args)])
     captured = capsys.readouterr()
@@ -244,7 +270,7 @@ def test_cli_bad_input_file_one_line_no_partial_file(weights, tmp_path, capsys):
 
 
 def test_cli_without_weights_explains(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cz, "DEMO_WEIGHTS", tmp_path / "course.weights.h5")
+    monkeypatch.setattr(model_weights, "DEMO_WEIGHTS", tmp_path / "course.weights.h5")
     target = _save(tmp_path / "t.png", _gray(16, 16))
     code, _, err = _cli(capsys, target, "--reference", target, "-o", tmp_path / "o.png")
     assert code != 0 and len(_error_lines(err)) == 1 and "--weights" in err

@@ -1,5 +1,5 @@
 """colorlab.evaluate: dev pairs (protocol geometry, determinism), the method x metric table, hand-checked gray
-baseline scores, the contact sheet, and ``colorlab eval`` (in-process through ``colorlab.__main__``).
+baseline scores, the contact sheet, and ``colorlab eval`` (in-process through ``colorlab.cli.main``).
 
 The Places365-layout folder is generated in tmp_path (small synthetic photos); the real corpus is not needed.
 """
@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 import colorlab.evaluate as ev
-from colorlab.__main__ import main
+from colorlab.cli import main
 from colorlab.baselines import gray
+from colorlab.cie import rgb_to_lab_np
 from colorlab.errors import ConfigError
-from colorlab.metrics import colourfulness, histogram_intersection, rgb_to_lab_np
+from colorlab.metrics import colourfulness, histogram_intersection
 
 SIZE = 32
 # val list: class 0 has two photos, class 1 has two, class 2 has one (no class-mate: skipped under "other").
@@ -212,50 +213,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "no such folder" in err
 
 
-# -------------------------------------------------------------------------------------- teaching helpers
-def test_sample_dev_pairs_shapes_and_ids():
-    view = ev.sample_dev_pairs("view", size=24, names=["parrot"])
-    pair = view[0]
-    assert pair.pair_id == "view:parrot" and min(pair.target_rgb.shape[:2]) <= 24
-    assert pair.target_rgb.shape == pair.reference_rgb.shape        # two crops of the same width
-    other = ev.sample_dev_pairs("other", size=24, names=[("cat_1", "cat_2")])
-    assert other[0].pair_id == "other:cat_1<-cat_2" and min(other[0].target_rgb.shape[:2]) == 24
-    assert len(ev.sample_dev_pairs("other", size=16)) == len(ev.SAMPLE_OTHER_PAIRS)
-
-
-def test_rotate_hue_keeps_l_and_chroma_and_turns_hue():
-    rgb = np.array([[[0.6, 0.3, 0.2], [0.2, 0.5, 0.3]]], dtype=np.float32)
-    np.testing.assert_allclose(ev.rotate_hue(rgb, 360.0), rgb, atol=1e-4)
-    turned = ev.rotate_hue(rgb, 180.0)
-    lab, lab_t = rgb_to_lab_np(rgb), rgb_to_lab_np(turned)
-    np.testing.assert_allclose(lab_t[..., 0], lab[..., 0], atol=1e-3)
-    # a 180-degree turn negates a and b: exactly for the green (in gamut after the turn), with less chroma for
-    # the orange (its blue opposite leaves the gamut at that L*, so its chroma is reduced, its hue kept)
-    np.testing.assert_allclose(lab_t[0, 1, 1:], -lab[0, 1, 1:], atol=1e-2)
-    a, b = lab[0, 0, 1:]
-    at, bt = lab_t[0, 0, 1:]
-    assert abs(a * bt - b * at) < 1e-2 * np.hypot(a, b) * np.hypot(at, bt) and a * at + b * bt < 0
-    assert np.hypot(at, bt) < np.hypot(a, b)
-
-
-def test_forced_gate_sets_omega_and_restores(weights):
-    from colorlab.inference import load_model
-    from colorlab.models.gcfn import StatsGate
-    from colorlab.models.gray2colornet import explain
-
-    model = load_model(weights)
-    rng = np.random.default_rng(0)
-    target_l = rng.uniform(-1, 1, (1, 16, 16, 1)).astype(np.float32)
-    reference = rng.uniform(-0.5, 0.5, (1, 16, 16, 3)).astype(np.float32)
-    original = StatsGate.call
-    with ev.forced_gate(1.0):
-        gate = explain(model, target_l, reference, per_level=False)["gate"]
-        np.testing.assert_allclose(gate, 1.0)
-    assert StatsGate.call is original
-    free = explain(model, target_l, reference, per_level=False)["gate"]
-    assert np.all((free > 0) & (free < 1)) and not np.allclose(free, 1.0)
-
-
+# ----------------------------------------------------------------------------------- exercise solutions (ch09)
 def test_ch09_reference_solutions_hand_values_and_metrics():
     from colorlab.exercises import ch09
     from colorlab.metrics import psnr

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageFile
 
 import colorlab.io as cio
+from colorlab import files
 from colorlab.errors import ConfigError, ImageLoadError, OutputExistsError
 from colorlab.io import load_image, sample_paths, save_image
 
@@ -463,14 +464,14 @@ def test_save_is_atomic_when_the_move_fails(tmp_path, monkeypatch):
 
 def test_save_does_not_clobber_a_file_that_appears_meanwhile(tmp_path, monkeypatch):
     path = tmp_path / "race.png"
-    real_create = cio._create_temporary
+    real_create = files.create_temporary
 
-    def create_then_someone_writes(folder, base):
-        tmp = real_create(folder, base)
+    def create_then_someone_writes(target):
+        tmp = real_create(target)
         path.write_bytes(b"written by someone else")
         return tmp
 
-    monkeypatch.setattr(cio, "_create_temporary", create_then_someone_writes)
+    monkeypatch.setattr(files, "create_temporary", create_then_someone_writes)
     with pytest.raises(OutputExistsError):
         save_image(np.zeros((2, 2, 3)), path)
     assert path.read_bytes() == b"written by someone else"

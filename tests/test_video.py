@@ -26,7 +26,8 @@ import video_fixtures as vf  # noqa: E402  (tests/ is on sys.path, as for jaxrun
 
 from colorlab import video  # noqa: E402
 from colorlab.errors import ColorlabError, ConfigError, OutputExistsError, VideoError  # noqa: E402
-from colorlab.metrics import cdc, l_preservation, rgb_to_lab_np  # noqa: E402
+from colorlab.cie import rgb_to_lab_np  # noqa: E402
+from colorlab.metrics import cdc, l_preservation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (64, 48)            # (width, height) of most clips: one compiled model shape for most tests
@@ -685,7 +686,7 @@ def test_audio_the_output_container_cannot_hold_is_a_video_error(weights, clip, 
 
 # ================================================================================================ the CLI
 def _cli(capsys, *args):
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     code = main(["video", *map(str, args)])
     captured = capsys.readouterr()
@@ -720,7 +721,7 @@ def test_cli_errors_are_one_line_with_exit_status_2(weights, files, tmp_path, ca
 
 
 def test_cli_usage_error_without_reference(files, tmp_path, capsys):
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["video", str(files["plain"]), "-o", str(tmp_path / "out.mp4")])

@@ -1,0 +1,145 @@
+"""A generator on disk: ``x.weights.h5`` (Keras' weights format: no code runs when it loads, any backend reads it)
+with its config beside it in ``x.json``, ``{"config": Gray2ColorConfig.to_dict()}``.
+
+:func:`save_generator` writes the pair (what :meth:`colorlab.train.Trainer.export_generator` calls) and
+:func:`load_generator` builds the model back from it (what :func:`colorlab.colorize`, video and evaluation use;
+cached per file). :data:`DEMO_WEIGHTS` are the weights shipped in ``data/weights/``, the default everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+from colorlab.errors import ColorlabError, ConfigError
+from colorlab.files import write_atomic, write_json
+from colorlab.models.config import Gray2ColorConfig, get_config
+from colorlab.models.gray2colornet import Gray2ColorNet, build_gray2colornet
+
+__all__ = ["DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
+           "clear_generator_cache"]
+
+#: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
+DEMO_WEIGHTS = pathlib.Path(__file__).resolve().parents[2] / "data" / "weights" / "demo.weights.h5"
+#: The end of every weights file name (Keras refuses others).
+WEIGHTS_SUFFIX = ".weights.h5"
+
+_CACHE: dict = {}
+
+
+def config_path_for(weights: str | os.PathLike) -> pathlib.Path:
+    """The config file beside a weights file: ``x.weights.h5`` -> ``x.json``."""
+    path = pathlib.Path(weights)
+    name = path.name
+    stem = name[:-len(WEIGHTS_SUFFIX)] if name.endswith(WEIGHTS_SUFFIX) else path.stem
+    return path.with_name(stem + ".json")
+
+
+def read_config(weights: str | os.PathLike) -> Gray2ColorConfig:
+    """The config saved beside a weights file (:func:`config_path_for`).
+
+    Raises:
+        ConfigError: the config file is missing, unreadable, or does not hold ``{"config": {...}}``.
+    """
+    json_path = config_path_for(weights)
+    if not json_path.is_file():
+        raise ConfigError(f"cannot load weights {os.fspath(weights)!r}: its config file "
+                          f"{os.fspath(json_path)!r} is missing (the trainer writes it beside the weights); "
+                          "pass config= (a Gray2ColorConfig or a config name) to say which model they belong to")
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read config {os.fspath(json_path)!r}: {' '.join(str(error).split())}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise ConfigError(f"config file {os.fspath(json_path)!r} must hold {{\"config\": {{...}}}} "
+                          "(Gray2ColorConfig.to_dict())")
+    return Gray2ColorConfig.from_dict(data["config"])
+
+
+def save_generator(model: Gray2ColorNet, path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
+    """Writes a generator's weights to ``path`` and its config beside them, each atomically (:mod:`colorlab.files`).
+
+    Args:
+        model: a built :class:`~colorlab.models.Gray2ColorNet`.
+        path: ends with ``.weights.h5`` (e.g. ``runs/course/generator.weights.h5``); its folder is created if
+            missing. The config goes to :func:`config_path_for` of it (``runs/course/generator.json``).
+
+    Returns:
+        ``(weights_path, config_path)``.
+
+    Raises:
+        ConfigError: ``path`` does not end with ``.weights.h5``.
+    """
+    path = pathlib.Path(path)
+    if not path.name.endswith(WEIGHTS_SUFFIX):
+        raise ConfigError(f"save_generator: {path} must end with '{WEIGHTS_SUFFIX}' (Keras' weights format)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, model.save_weights)   # the temporary's name ends in .weights.h5 too, as Keras wants
+    config_path = write_json(config_path_for(path), {"config": model.config.to_dict()})
+    return path, config_path
+
+
+def _as_config(config) -> Gray2ColorConfig | None:
+    if config is None or isinstance(config, Gray2ColorConfig):
+        return config
+    if isinstance(config, str):
+        return get_config(config)
+    raise ConfigError(f"config must be a Gray2ColorConfig, a config name or None, got {config!r}")
+
+
+def load_generator(weights: str | os.PathLike | Gray2ColorNet | None = None, config=None) -> Gray2ColorNet:
+    """A Gray2ColorNet with its weights loaded; built once per weights file (and config), then cached.
+
+    Args:
+        weights: a ``.weights.h5`` file; ``None`` for the shipped demo weights (:data:`DEMO_WEIGHTS`); or a built
+            :class:`~colorlab.models.Gray2ColorNet`, returned as it is.
+        config: a :class:`~colorlab.models.Gray2ColorConfig` or config name, for a weights file without its
+            ``.json``; ``None`` reads the ``.json`` (:func:`read_config`). With a built model it must be ``None``
+            or the model's own config.
+
+    Returns:
+        The model. The same object is returned again for the same file (until the file changes), so do not
+        train it in place.
+
+    Raises:
+        ConfigError: a ``weights`` of another type, a bad ``config``, or a missing or invalid config file.
+        ColorlabError: demo weights not shipped, a missing weights file, or weights that do not fit the config.
+    """
+    if isinstance(weights, Gray2ColorNet):
+        if config is not None and _as_config(config) != weights.config:
+            raise ConfigError("config= differs from the config of the model passed as weights=; leave config out "
+                              "when passing a built model")
+        return weights
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be a path to a .weights.h5 file, a built Gray2ColorNet or None, "
+                          f"got {type(weights).__name__}")
+    if weights is None:
+        if not DEMO_WEIGHTS.is_file():
+            raise ColorlabError(
+                "the demo weights are not shipped yet (expected "
+                f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
+                ".json config beside it) or a built model, e.g. colorize(target, reference, "
+                "weights='runs/course/generator.weights.h5'), or --weights on the command line")
+        weights = DEMO_WEIGHTS
+    path = pathlib.Path(weights)
+    if not path.is_file():
+        raise ColorlabError(f"cannot load weights {os.fspath(path)!r}: no such file")
+    config = _as_config(config) or read_config(path)
+    stat = path.stat()
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, json.dumps(config.to_dict(), sort_keys=True))
+    model = _CACHE.get(key)
+    if model is None:
+        model = build_gray2colornet(config)
+        try:
+            model.load_weights(path)
+        except Exception as error:  # h5py / Keras raise many types for a wrong or corrupt file
+            raise ColorlabError(f"cannot load weights {os.fspath(path)!r} into a {config.name!r} "
+                                f"Gray2ColorNet: {' '.join(str(error).split())[:300]}") from None
+        _CACHE[key] = model
+    return model
+
+
+def clear_generator_cache() -> None:
+    """Forgets the models :func:`load_generator` built (frees their memory)."""
+    _CACHE.clear()
