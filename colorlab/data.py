@@ -8,7 +8,8 @@ Three sources of photos give the same stream, so the code that trains is the sam
 * :func:`places365_tfds` wraps TFDS's ``places365_small`` builder for those who can download it.
 * :class:`PairDataset` turns a folder into ``(inputs, targets)`` batches: a ``keras.utils.PyDataset`` (NumPy
   only, any Keras backend, no TensorFlow needed) and, for the TensorFlow path, :meth:`PairDataset.as_tf_dataset`
-  (the same batches through ``tf.data``).
+  (the same batches through ``tf.data``). :class:`colorlab.packed.PackedPairDataset` gives the same batches from
+  a corpus packed into one file.
 
 Pairs (DESIGN.md, "Pairs"). Exemplar-based colorization needs a *reference* for every *target*. The paper
 (Lu et al., ACM MM 2020) trains with references of similar content; its release has no training code, so how
@@ -25,15 +26,23 @@ pairs are drawn here is ours:
 has no other image to offer, so its targets always get ``"same"`` pairs.
 
 The model's normalisation (the official code's): ``target_l = L / 50 - 1`` in [-1, 1],
-``target_ab = ab / 110``, ``reference_lab = (L / 50 - 1, a / 110, b / 110)``, computed with
-:mod:`colorlab.color`. Resizing (ours): the shorter side is scaled to the working size and the centre is
-cropped, so photos are never distorted (the official test code scales the target's shorter side to 144 and
-crops 128, and resizes the reference to exactly 128 x 128, which distorts non-square references).
+``target_ab = ab / 110``, ``reference_lab = (L / 50 - 1, a / 110, b / 110)``, computed by
+:func:`normalised_lab` (the formulas of :mod:`colorlab.color`, in NumPy). Resizing (ours): the shorter side is
+scaled to the working size and the centre is cropped, so photos are never distorted (the official test code scales
+the target's shorter side to 144 and crops 128, and resizes the reference to exactly 128 x 128, which distorts
+non-square references).
 
-Importing this module imports neither Keras nor TensorFlow: Keras is imported when :class:`PairDataset` is first
-used (``colorlab.data.PairDataset`` is built on first access, because it subclasses ``keras.utils.PyDataset``) or
-:func:`prepare_example` runs; TensorFlow is needed only by :meth:`PairDataset.as_tf_dataset` and
-:func:`places365_tfds` (and, on the TensorFlow backend, by Keras itself).
+Feeding a GPU (ours). A batch is a pure function of ``(seed, epoch, index)``, computed with NumPy and Pillow
+only, so it can be prepared anywhere and come out the same bit for bit: ``PairDataset`` keeps the epoch-independent
+work (the normalised Lab images of targets and ``"other"`` references) in a cache, spreads one batch's examples over
+``threads``, and with ``processes=N`` has N worker processes prepare whole batches ahead, in order, each returned
+through shared memory (``benchmarks/bench_data.py`` measures them).
+
+Importing this module imports neither Keras nor TensorFlow, and neither does preparing a batch: Keras is imported
+when :class:`PairDataset` is first used (``colorlab.data.PairDataset`` is built on first access, because it
+subclasses ``keras.utils.PyDataset``); TensorFlow is needed only by :meth:`PairDataset.as_tf_dataset` and
+:func:`places365_tfds` (and, on the TensorFlow backend, by Keras itself). Worker processes import NumPy, Pillow
+and this module.
 """
 
 from __future__ import annotations
@@ -41,20 +50,30 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+import pickle
+import struct
+import sys
+import threading
+import weakref
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
+from colorlab.cie import D65_WHITE, EPSILON, KAPPA, SRGB_IN_KNEE, XYZ_FROM_RGB
 from colorlab.errors import ColorlabError, ConfigError, DatasetError
 
-__all__ = ["DatasetError", "Places365Folder", "SPLITS", "MODES", "make_pairs", "augment_reference",
-           "resize_and_crop", "prepare_example", "PairDataset", "places365_tfds"]
+__all__ = ["DatasetError", "Places365Folder", "SPLITS", "MODES", "DEFAULT_CACHE_BYTES", "split_name", "make_pairs",
+           "augment_reference", "check_side", "resize_and_crop", "normalised_lab", "prepare_example", "PairDataset",
+           "places365_tfds"]
 
 #: Split names :meth:`Places365Folder.split` accepts ("validation" is an alias of "val", TFDS's name).
 SPLITS = ("train", "val")
 #: Pair modes, see the module docstring.
 MODES = ("other", "same")
+#: Default size of a dataset's cache of epoch-independent Lab images, in bytes (4 GiB: the whole offline corpus at
+#: 128 px takes 84 MB; 4 GiB holds ~21,000 photos at 128 px).
+DEFAULT_CACHE_BYTES = 4 * 2 ** 30
 
 _CATEGORIES_FILE = "categories_places365.txt"
 _LISTS = {"train": ("places365_train_standard.txt", "data_256"), "val": ("places365_val.txt", "val_256")}
@@ -63,7 +82,12 @@ _LISTS = {"train": ("places365_train_standard.txt", "data_256"), "val": ("places
 
 # ------------------------------------------------------------------------------------------------- the folder
 
-def _split_name(split: str) -> str:
+def split_name(split: str) -> str:
+    """The canonical name of a split: ``"train"`` or ``"val"`` (``"validation"``, TFDS's name, gives ``"val"``).
+
+    Raises:
+        ConfigError: any other name.
+    """
     if split == "validation":
         return "val"
     if split not in SPLITS:
@@ -154,7 +178,7 @@ class Places365Folder:
             DatasetError: the list file is missing or empty, a line is malformed, or a label is out of range
                 (the message names the file and the line).
         """
-        split = _split_name(split)
+        split = split_name(split)
         if split not in self._splits:
             list_name, folder = _LISTS[split]
             path = self.root / list_name
@@ -166,6 +190,17 @@ class Places365Folder:
                 items.append((self.root / folder / name.lstrip("/"), label))
             self._splits[split] = items
         return self._splits[split]
+
+    def photo(self, split: str, index: int) -> np.ndarray:
+        """Photo ``index`` of ``split`` (its place in :meth:`split`), decoded: float32 ``(H, W, 3)`` in [0, 1], as
+        :func:`colorlab.io.load_image` gives it. What :class:`PairDataset` reads.
+
+        Raises:
+            ImageLoadError: the file is missing or cannot be decoded (the message names it).
+        """
+        from colorlab import io
+
+        return io.load_image(self.split(split)[index][0])
 
 
 # ------------------------------------------------------------------------------------------------------ pairs
@@ -318,7 +353,12 @@ def augment_reference(rgb, rng: np.random.Generator, *, min_crop: float = 0.6, m
 
 # ------------------------------------------------------------------------------------------------- examples
 
-def _check_side(value, name: str) -> int:
+def check_side(value, name: str) -> int:
+    """``value`` as an int when it is a usable working side in pixels (an integer >= 8).
+
+    Raises:
+        ConfigError: anything else; the message names ``name``.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 8:
         raise ConfigError(f"{name} must be an integer >= 8, got {value!r}")
     return int(value)
@@ -336,7 +376,7 @@ def resize_and_crop(rgb, size: int) -> np.ndarray:
         (as float32), so its L reaches the model exactly.
     """
     image = _as_unit_float(rgb, "resize_and_crop: rgb")
-    size = _check_side(size, "resize_and_crop: size")
+    size = check_side(size, "resize_and_crop: size")
     height, width = image.shape[:2]
     if (height, width) != (size, size):
         scale = size / min(height, width)
@@ -354,31 +394,69 @@ def _resize_float(image: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
                      for c in range(image.shape[-1])], axis=-1)
 
 
-def _normalised_lab(rgb_batch: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` sRGB in [0, 1] -> ``(..., 3)`` float32 ``(L/50 - 1, a/110, b/110)`` via colorlab.color."""
-    from keras import ops
-
-    from colorlab import color
-
-    lab = color.normalize_lab(color.rgb_to_lab(np.asarray(rgb_batch, np.float32)))
-    return np.asarray(ops.convert_to_numpy(lab), dtype=np.float32)
+#: Rows of the sRGB -> XYZ matrix divided by the white: linear RGB -> (X/Xn, Y/Yn, Z/Zn), float32.
+_T_FROM_RGB = (np.asarray(XYZ_FROM_RGB) / np.asarray(D65_WHITE)[:, None]).astype(np.float32)
+#: The model's scales, the official code's: colorlab.color.L_SCALE and AB_SCALE (that module needs Keras; the tests
+#: check the two conversions agree).
+_L_SCALE, _AB_SCALE = 50.0, 110.0
 
 
-def _prepare_batch(targets: Sequence[np.ndarray], references: Sequence[np.ndarray], size: int,
-                   reference_size: int) -> dict:
-    target_rgb = np.stack([resize_and_crop(t, size) for t in targets])
-    reference_rgb = np.stack([resize_and_crop(r, reference_size) for r in references])
-    target = _normalised_lab(target_rgb)
-    return {"target_l": np.ascontiguousarray(target[..., :1]), "target_ab": np.ascontiguousarray(target[..., 1:]),
-            "reference_lab": _normalised_lab(reference_rgb)}
+def normalised_lab(rgb) -> np.ndarray:
+    """sRGB in [0, 1] -> the model's normalised Lab ``(L/50 - 1, a/110, b/110)``, in float32 NumPy.
+
+    The formulas of :func:`colorlab.color.rgb_to_lab` and :func:`colorlab.color.normalize_lab` (the same matrix,
+    white and CIE constants, from :mod:`colorlab.cie`; the tests check they agree to 2e-6), written with NumPy so
+    that preparing a batch needs no Keras (worker processes import NumPy and Pillow only) and gives the same values
+    whatever the Keras backend. Every operation is elementwise (the 3 x 3 matrix is applied as sums of scaled
+    channels, not as a matrix product whose summation order may depend on the array), so a pixel's value does not
+    depend on what else is in the array: one photo or a whole batch, on any thread or worker process, the result is
+    the same bit for bit. Within 1e-6 of the float64 conversion (:func:`colorlab.cie.rgb_to_lab_np`).
+
+    Args:
+        rgb: ``(..., 3)`` float sRGB in [0, 1] (values outside are extrapolated, as in colorlab.color).
+
+    Returns:
+        float32 ``(..., 3)``: ``L/50 - 1`` in [-1, 1], ``a/110`` and ``b/110`` (sRGB colours land in about [-1, 1]).
+
+    Raises:
+        ConfigError: the last axis is not 3, or the values are not floats (divide 8-bit images by 255 first).
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 0 or rgb.shape[-1] != 3:
+        raise ConfigError(f"normalised_lab: rgb must have shape (..., 3), got {rgb.shape}")
+    if rgb.dtype.kind != "f":
+        raise ConfigError(f"normalised_lab: rgb must hold floats in [0, 1], got dtype {rgb.dtype}")
+    f32 = np.float32
+    planes = np.moveaxis(rgb.astype(np.float32, copy=False), -1, 0).copy()   # (3, ...), contiguous
+    linear = np.maximum(planes, f32(SRGB_IN_KNEE))                         # the sRGB transfer curve
+    linear += f32(0.055)
+    linear /= f32(1.055)
+    np.power(linear, f32(2.4), out=linear)
+    np.divide(planes, f32(12.92), out=linear, where=planes <= f32(SRGB_IN_KNEE))
+    t = np.empty_like(linear)                                              # X/Xn, Y/Yn, Z/Zn
+    for row in range(3):
+        np.multiply(linear[0], _T_FROM_RGB[row, 0], out=t[row])
+        t[row] += linear[1] * _T_FROM_RGB[row, 1]
+        t[row] += linear[2] * _T_FROM_RGB[row, 2]
+    f = np.maximum(t, f32(EPSILON))                                        # CIE f(t)
+    np.power(f, f32(1.0 / 3.0), out=f)
+    below = t <= f32(EPSILON)
+    t *= f32(KAPPA / 116.0)
+    t += f32(16.0 / 116.0)
+    np.copyto(f, t, where=below)
+    lab = np.empty(planes.shape[1:] + (3,), np.float32)
+    lab[..., 0] = f[1] * f32(116.0 / _L_SCALE) - f32(16.0 / _L_SCALE + 1.0)
+    lab[..., 1] = (f[0] - f[1]) * f32(500.0 / _AB_SCALE)
+    lab[..., 2] = (f[1] - f[2]) * f32(200.0 / _AB_SCALE)
+    return lab
 
 
 def prepare_example(target_rgb, reference_rgb, size: int, reference_size: int | None = None) -> dict:
     """One training example in the model's normalisation.
 
     Both photos are resized with :func:`resize_and_crop` (shorter side to the working size, centre crop), then
-    converted with :func:`colorlab.color.rgb_to_lab` and normalised (the official code's ``L/50 - 1``,
-    ``ab/110``).
+    converted with :func:`normalised_lab` (CIELAB, normalised as the official code does: ``L/50 - 1``,
+    ``ab/110``). :class:`PairDataset` prepares its examples the same way.
 
     Args:
         target_rgb: ``(H, W, 3)`` float in [0, 1] (or uint8): the photo to colour (its L is the input, its ab
@@ -391,11 +469,12 @@ def prepare_example(target_rgb, reference_rgb, size: int, reference_size: int | 
         dict of float32 NumPy arrays: ``"target_l"`` ``(S, S, 1)`` in [-1, 1], ``"target_ab"`` ``(S, S, 2)``
         (sRGB colours land in about [-1, 1]), ``"reference_lab"`` ``(R, R, 3)``.
     """
-    size = _check_side(size, "prepare_example: size")
-    reference_size = size if reference_size is None else _check_side(reference_size, "prepare_example: "
-                                                                                     "reference_size")
-    batch = _prepare_batch([target_rgb], [reference_rgb], size, reference_size)
-    return {key: value[0] for key, value in batch.items()}
+    size = check_side(size, "prepare_example: size")
+    reference_size = size if reference_size is None else check_side(reference_size, "prepare_example: "
+                                                                                    "reference_size")
+    target = normalised_lab(resize_and_crop(target_rgb, size))
+    return {"target_l": np.ascontiguousarray(target[..., :1]), "target_ab": np.ascontiguousarray(target[..., 1:]),
+            "reference_lab": normalised_lab(resize_and_crop(reference_rgb, reference_size))}
 
 
 # ---------------------------------------------------------------------------------------------- the dataset
@@ -407,12 +486,12 @@ def _sizes(config_or_size) -> tuple[int, int]:
 
         config_or_size = get_config(config_or_size)
     if hasattr(config_or_size, "image_size") and hasattr(config_or_size, "reference_size"):
-        return (_check_side(config_or_size.image_size, "config.image_size"),
-                _check_side(config_or_size.reference_size, "config.reference_size"))
+        return (check_side(config_or_size.image_size, "config.image_size"),
+                check_side(config_or_size.reference_size, "config.reference_size"))
     if isinstance(config_or_size, (tuple, list)) and len(config_or_size) == 2:
-        return (_check_side(config_or_size[0], "size"), _check_side(config_or_size[1], "reference_size"))
+        return (check_side(config_or_size[0], "size"), check_side(config_or_size[1], "reference_size"))
     if isinstance(config_or_size, (int, np.integer)) and not isinstance(config_or_size, bool):
-        side = _check_side(config_or_size, "size")
+        side = check_side(config_or_size, "size")
         return side, side
     raise ConfigError("config_or_size must be a config (or its name), a side in pixels or a (size, reference_size) "
                       f"pair, got {config_or_size!r}")
@@ -424,20 +503,40 @@ class _PairDataset:
     Each epoch every image of the split is a target once, in a shuffled order; its reference comes from
     :func:`make_pairs` (``"other"``: another image of its class; ``"same"``: the image itself through
     :func:`augment_reference`). Everything random derives from ``(seed, epoch)`` (and the example's index for
-    the augmentation), so an epoch's pairs, order and augmentations are the same on every run, backend and
-    worker count (pixel values up to float32 rounding of the Lab conversion, which runs on the backend).
+    the augmentation), and the pixels are computed with NumPy and Pillow only, so batch ``k`` of epoch ``e`` is a
+    pure function of ``(seed, e, k)``: the same bit for bit on every run, Keras backend, thread and process count
+    (``Trainer``'s exact resume rests on that).
     ``model.fit`` calls :meth:`on_epoch_end`, which moves to the next epoch; :meth:`set_epoch` jumps.
     The counter counts those calls, not training epochs: Keras 3.15's JAX trainer reads one batch before training
     (to build the model) and then calls ``on_epoch_end``, so under ``fit`` on JAX the first training epoch is our
     epoch 1. Runs stay reproducible, because the sequence of calls is the same every time.
 
     Batches: ``(inputs, targets)`` dicts of NumPy arrays, B = ``batch_size`` (the last batch is smaller unless
-    ``drop_remainder``):
+    ``drop_remainder``; ``batch_size / count`` with ``shard=(index, count)``):
     ``inputs = {"target_l": (B, S, S, 1), "reference_lab": (B, R, R, 3)}`` and
     ``targets = {"target_ab": (B, S, S, 2), "label": (B,) int32}``, all float32 but ``label``.
 
+    Three things make batches faster without changing a value (ours):
+
+    * a **cache** of epoch-independent work: a target's Lab image and an ``"other"`` reference's depend on the
+      photo and the working size only, so they are computed once and kept (up to ``cache_bytes``). Only the
+      ``"same"`` references, augmented anew every epoch, are computed every time: from the second epoch on, about
+      half the work (and most of a folder's JPEG decoding) is gone.
+    * ``threads``: the photos of one batch are prepared on a thread pool (Pillow and NumPy release the GIL for
+      most of the work), so one batch uses several cores.
+    * ``processes`` (Linux, macOS): N worker processes prepare whole batches ahead, in order: asking for batch
+      ``k`` of epoch ``e`` queues the next ``2 N`` positions, rolling over into epoch ``e + 1`` as ``Trainer.fit``
+      and ``model.fit`` do (a reader that jumps elsewhere only wastes the queued work). The workers start on the
+      first batch, as fresh Python processes that import NumPy, Pillow and colorlab's data modules (neither Keras
+      nor your script), and each keeps its own cache of ``cache_bytes // N``. Batches come back through shared
+      memory (``2 N`` batch-sized slots: ``2 N * B * (3 S² + 3 R²) * 4`` bytes, 768 MiB for N = 16 at batch 64 and
+      128 px). A worker that dies raises :class:`DatasetError` with its exit code, and the next batch starts new
+      workers; :meth:`close` (or ``with``, garbage collection, the end of the program) stops them, and Ctrl-C
+      reaches only the main process. The folder and its photo reader must be picklable and importable by module
+      name (``Places365Folder`` and ``PackedCorpus`` are).
+
     Args:
-        root: a folder path or a :class:`Places365Folder`.
+        root: a folder path or a :class:`Places365Folder` (e.g. a :class:`colorlab.packed.PackedCorpus`).
         split: ``"train"`` or ``"val"``.
         config_or_size: a model config (or its name, e.g. ``"tiny"``), whose ``image_size`` and
             ``reference_size`` are used; or a side S (R = S); or ``(S, R)``.
@@ -447,35 +546,86 @@ class _PairDataset:
         shuffle: shuffle the targets each epoch (ours: on by default; turn it off for evaluation).
         drop_remainder: leave out the last, smaller batch.
         limit: use only the first ``limit`` images of the split (quick mode, tests).
-        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``, ``max_queue_size``).
+        threads: threads that prepare one batch's photos (>= 1; 1: none).
+        cache_bytes: keep epoch-independent Lab images up to this many bytes (default :data:`DEFAULT_CACHE_BYTES`;
+            ``None``: no limit; 0: no cache). Each costs ``S * S * 3 * 4`` bytes (196 KB at 128 px); a second side
+            when ``R != S``.
+        processes: worker processes that prepare batches ahead (>= 0; 0: in the calling thread; Linux, macOS).
+        shard: ``(index, count)``: prepare only rows ``index · b`` to ``(index + 1) · b`` of every batch, ``b =
+            batch_size / count`` (each process of a distributed run its own, see :mod:`colorlab.distribute`);
+            ``batch_size`` must be a multiple of ``count``, and ``drop_remainder`` set when ``count > 1``.
+        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``, ``max_queue_size``:
+            how many of Keras' own threads or processes call ``dataset[k]`` during ``model.fit``).
+
+    Raises:
+        ConfigError: a bad argument (the message names it).
+        DatasetError: the folder, its lists or (``PackedCorpus``) the split are missing or malformed.
     """
 
     def __init__(self, root, split: str = "train", config_or_size=128, batch_size: int = 16,
                  mode_ratio: float = 0.5, seed: int = 0, *, shuffle: bool = True, drop_remainder: bool = False,
-                 limit: int | None = None, **kwargs):
+                 limit: int | None = None, threads: int = 1, cache_bytes: int | None = DEFAULT_CACHE_BYTES,
+                 processes: int = 0, shard: tuple[int, int] = (0, 1), **kwargs):
         super().__init__(**kwargs)
+        name = type(self).__name__
         self.folder = root if isinstance(root, Places365Folder) else Places365Folder(root)
-        self.split = _split_name(split)
+        self.split = split_name(split)
         items = self.folder.split(self.split)
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-                raise ConfigError(f"PairDataset: limit must be a positive integer or None, got {limit!r}")
-            items = items[:int(limit)]
+            items = items[:_check_count(limit, f"{name}: limit", 1)]
         self.items = list(items)
         self.size, self.reference_size = _sizes(config_or_size)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ConfigError(f"PairDataset: batch_size must be a positive integer, got {batch_size!r}")
-        self.batch_size = int(batch_size)
+        self.batch_size = _check_count(batch_size, f"{name}: batch_size", 1)
         make_pairs(self.items[:1], mode_ratio=mode_ratio)  # validates mode_ratio early
         self.mode_ratio = float(mode_ratio)
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.drop_remainder = bool(drop_remainder)
         if self.drop_remainder and len(self.items) < self.batch_size:
-            raise ConfigError(f"PairDataset: {len(self.items)} images cannot fill one batch of {self.batch_size} "
+            raise ConfigError(f"{name}: {len(self.items)} images cannot fill one batch of {self.batch_size} "
                               "with drop_remainder=True")
+        self.threads = _check_count(threads, f"{name}: threads", 1)
+        self.processes = _check_count(processes, f"{name}: processes", 0)
+        if self.processes and os.name == "nt":
+            raise ConfigError(f"{name}: processes needs Linux or macOS (its workers map shared memory by file "
+                              "descriptor); use threads on Windows")
+        if self.processes and kwargs.get("use_multiprocessing"):
+            raise ConfigError(f"{name}: processes and Keras' use_multiprocessing both start worker processes; "
+                              "use processes only")
+        self.cache_bytes = None if cache_bytes is None else _check_count(cache_bytes, f"{name}: cache_bytes", 0)
+        if not (isinstance(shard, tuple) and len(shard) == 2 and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shard)
+                and 0 <= shard[0] < shard[1]):
+            raise ConfigError(f"{name}: shard must be (index, count) with 0 <= index < count, got {shard!r}")
+        if self.batch_size % shard[1] or (shard[1] > 1 and not self.drop_remainder):
+            raise ConfigError(f"{name}: shard {shard!r} needs a batch_size that is a multiple of {shard[1]} and "
+                              "drop_remainder=True")
+        self.shard = (int(shard[0]), int(shard[1]))
         self.epoch = 0
         self._plan_cache: dict[int, tuple[list, np.ndarray]] = {}
+        self._reset_runtime()
+
+    def _reset_runtime(self) -> None:
+        """What stays in this process: the cache, its lock, the thread pool and the worker processes."""
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
+        self._thread_pool = None
+        self._process_pool = None
+
+    def __getstate__(self):  # a copy in another process starts without the cache and the pools
+        state = {key: value for key, value in self.__dict__.items() if key not in _RUNTIME}
+        state["_plan_cache"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset_runtime()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({os.fspath(self.folder.root)!r}, {self.split!r}, {len(self.items)} images, "
+                f"size {self.size}/{self.reference_size}, batch {self.batch_size}, threads {self.threads}, "
+                f"processes {self.processes})")
 
     # -- the plan of an epoch: pairs and order, a pure function of (seed, epoch)
     def _plan(self, epoch: int) -> tuple[list, np.ndarray]:
@@ -504,28 +654,97 @@ class _PairDataset:
 
     def batch(self, index: int, epoch: int | None = None) -> tuple[dict, dict]:
         """Batch ``index`` of ``epoch`` (default: the current one); see the class docstring for its contents."""
-        from colorlab import io
-
         epoch = self.epoch if epoch is None else int(epoch)
         if not 0 <= index < len(self):
-            raise IndexError(f"PairDataset: batch index {index} out of range [0, {len(self)})")
+            raise IndexError(f"{type(self).__name__}: batch index {index} out of range [0, {len(self)})")
+        if self.processes:
+            with self._lock:
+                if self._process_pool is None or not self._process_pool.running:
+                    self._process_pool = _BatchPool(self._worker_copy(), self.processes)
+                pool = self._process_pool
+            return pool.batch(int(index), epoch)
+        return self._prepare(int(index), epoch)
+
+    def _prepare(self, index: int, epoch: int) -> tuple[dict, dict]:
+        """Batch ``index`` of ``epoch``, computed here (on ``threads`` threads)."""
         pairs, order = self._plan(epoch)
-        targets, references, labels = [], [], []
-        for position in order[index * self.batch_size:(index + 1) * self.batch_size]:
-            i, j, mode = pairs[int(position)]
-            path, label = self.items[i]
-            target = io.load_image(path)
-            if mode == "same":
-                reference = augment_reference(target, self._augmentation_rng(epoch, i))
+        rows = self.batch_size // self.shard[1]
+        start = index * self.batch_size + self.shard[0] * rows
+        chosen = [pairs[int(p)] for p in order[start:start + rows]]
+        s, r = self.size, self.reference_size
+        # what each example needs: (side, photo, augmented); targets and "other" references are epoch-independent
+        needs = [(s, i, False) for i, _, _ in chosen]
+        needs += [(r, i, True) if mode == "same" else (r, j, False) for i, j, mode in chosen]
+        work: dict[int, list] = {}  # photo -> what to make of it, so each photo is read once
+        for need in dict.fromkeys(needs):
+            if need[2] or need[:2] not in self._cache:
+                work.setdefault(need[1], []).append(need)
+        made: dict[tuple, np.ndarray] = {}
+        for labs in self._map(lambda job: self._labs(job[0], job[1], epoch), list(work.items())):
+            made.update(labs)
+        images = [made[need] if need in made else self._cache[need[:2]] for need in needs]
+        target, reference = np.stack(images[:len(chosen)]), np.stack(images[len(chosen):])
+        labels = np.asarray([self.items[i][1] for i, _, _ in chosen], dtype=np.int32)
+        return ({"target_l": np.ascontiguousarray(target[..., :1]), "reference_lab": reference},
+                {"target_ab": np.ascontiguousarray(target[..., 1:]), "label": labels})
+
+    def _labs(self, photo: int, needs: list, epoch: int) -> dict:
+        """The normalised Lab images ``needs`` asks of one photo; the epoch-independent ones go to the cache."""
+        rgb = self.folder.photo(self.split, photo)
+        labs = {}
+        for need in needs:
+            side, _, augmented = need
+            if augmented:
+                reference = augment_reference(rgb, self._augmentation_rng(epoch, photo))
+                labs[need] = normalised_lab(resize_and_crop(reference, side))
             else:
-                reference = io.load_image(self.items[j][0])
-            targets.append(target)
-            references.append(reference)
-            labels.append(label)
-        example = _prepare_batch(targets, references, self.size, self.reference_size)
-        inputs = {"target_l": example["target_l"], "reference_lab": example["reference_lab"]}
-        outputs = {"target_ab": example["target_ab"], "label": np.asarray(labels, dtype=np.int32)}
-        return inputs, outputs
+                labs[need] = normalised_lab(resize_and_crop(rgb, side))
+                self._keep((side, photo), labs[need])
+        return labs
+
+    def _map(self, fn, values: list) -> list:
+        if self.threads == 1 or len(values) < 2:
+            return [fn(value) for value in values]
+        with self._lock:
+            if self._thread_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._thread_pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="colorlab-data")
+        return list(self._thread_pool.map(fn, values))
+
+    def _keep(self, key: tuple[int, int], lab: np.ndarray) -> None:
+        if self.cache_bytes == 0:
+            return
+        with self._lock:
+            if key in self._cache:
+                return
+            if self.cache_bytes is not None and self._cached_bytes + lab.nbytes > self.cache_bytes:
+                return
+            self._cache[key] = lab
+            self._cached_bytes += lab.nbytes
+
+    def _worker_copy(self) -> _PairDataset:
+        """What each worker process holds: these settings in the Keras-free class, preparing batches itself."""
+        per_worker = None if self.cache_bytes is None else self.cache_bytes // self.processes
+        return _PairDataset(self.folder, self.split, (self.size, self.reference_size), self.batch_size,
+                            self.mode_ratio, self.seed, shuffle=self.shuffle, drop_remainder=self.drop_remainder,
+                            limit=len(self.items), threads=self.threads, cache_bytes=per_worker)
+
+    def close(self) -> None:
+        """Stops the worker processes and the thread pool, if any (a later batch starts them again)."""
+        with self._lock:
+            process_pool, thread_pool = self._process_pool, self._thread_pool
+            self._process_pool = self._thread_pool = None
+        if process_pool is not None:
+            process_pool.close()
+        if thread_pool is not None:
+            thread_pool.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def __getitem__(self, index: int) -> tuple[dict, dict]:
         return self.batch(int(index))
@@ -569,21 +788,319 @@ class _PairDataset:
         return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
 
 
-def _with_pydataset(base: type, name: str) -> type:
-    """``class name(base, keras.utils.PyDataset)``, made on first use: subclassing ``keras.utils.PyDataset`` needs
-    Keras, and importing Keras on the TensorFlow backend imports TensorFlow, which importing colorlab's data
-    modules must not do. The class keeps ``base``'s docstring and module."""
-    import keras
+#: Attributes of a dataset that stay in its process (see ``_PairDataset.__getstate__``).
+_RUNTIME = ("_cache", "_cached_bytes", "_lock", "_thread_pool", "_process_pool")
 
-    return type(name, (base, keras.utils.PyDataset),
-                {"__doc__": base.__doc__, "__module__": base.__module__, "__qualname__": name})
 
+def _check_count(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+# ------------------------------------------------------------------------------------------ worker processes
+
+#: What a worker process runs: ``python -c _WORKER_CODE TASKS REPLIES MEMORY SIZE`` (pipe and memory descriptors).
+_WORKER_CODE = "import sys; from colorlab.data import _serve; _serve(*map(int, sys.argv[1:]))"
+_HEADER = struct.Struct("<Q")  # the length of each pickled message on a pipe
+
+
+def _send(pipe, message) -> None:
+    """Writes one pickled, length-prefixed message to an unbuffered binary pipe."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = memoryview(_HEADER.pack(len(payload)) + payload)
+    while data:
+        data = data[pipe.write(data):]
+
+
+def _read(pipe, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = pipe.read(size)
+        if not chunk:
+            raise EOFError("the pipe is closed")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(pipe):
+    """Reads one message :func:`_send` wrote; EOFError when the other end is closed."""
+    return pickle.loads(_read(pipe, _HEADER.unpack(_read(pipe, _HEADER.size))[0]))
+
+
+def _batch_fields(dataset) -> list[tuple[int, str, tuple, type]]:
+    """Where each array of a full batch lives in a shared-memory slot: ``(part, key, shape, dtype)``, in order."""
+    b, s, r = dataset.batch_size // dataset.shard[1], dataset.size, dataset.reference_size
+    return [(0, "target_l", (b, s, s, 1), np.float32), (0, "reference_lab", (b, r, r, 3), np.float32),
+            (1, "target_ab", (b, s, s, 2), np.float32), (1, "label", (b,), np.int32)]
+
+
+def _slot_bytes(fields: list) -> list[int]:
+    return [int(np.prod(shape)) * np.dtype(dtype).itemsize for _, _, shape, dtype in fields]
+
+
+def _slot_views(memory: np.ndarray, slot: int, fields: list) -> list[np.ndarray]:
+    """Arrays over slot ``slot`` of ``memory`` (the shared bytes), one per field of :func:`_batch_fields`."""
+    sizes = _slot_bytes(fields)
+    offset, views = slot * sum(sizes), []
+    for (_, _, shape, dtype), size in zip(fields, sizes):
+        views.append(memory[offset:offset + size].view(dtype).reshape(shape))
+        offset += size
+    return views
+
+
+def _picklable(error: Exception) -> Exception:
+    """``error`` if it survives pickling (colorlab's typed errors do), else a DatasetError with its message."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - any exception class may refuse to be pickled
+        return DatasetError(f"{type(error).__name__} in a data worker process: {error}")
+
+
+def _serve(tasks_fd: int, replies_fd: int, memory_fd: int, size: int) -> None:
+    """A worker process (see :class:`_BatchPool`): receives its dataset, replies ``(None, 0, error)`` (``None``:
+    ready), then prepares each batch ``(slot, index, epoch)`` it is sent into that slot of the shared memory and
+    replies ``(slot, batch size, error)``, until it is stopped or the main process is gone."""
+    import mmap
+
+    tasks, replies = os.fdopen(tasks_fd, "rb", buffering=0), os.fdopen(replies_fd, "wb", buffering=0)
+    memory = np.frombuffer(mmap.mmap(memory_fd, size), dtype=np.uint8)
+    os.close(memory_fd)
+    try:
+        dataset = _receive(tasks)
+        fields = _batch_fields(dataset)
+    except EOFError:
+        return
+    except Exception as error:  # noqa: BLE001 - e.g. a class that cannot be imported here; reported, then exit
+        _send(replies, (None, 0, _picklable(error)))
+        return
+    _send(replies, (None, 0, None))
+    while True:
+        try:
+            task = _receive(tasks)
+        except EOFError:  # the main process is gone
+            return
+        slot, index, epoch = task
+        try:
+            parts = dataset.batch(index, epoch)
+            count = len(parts[1]["label"])
+            for view, (part, key, _, _) in zip(_slot_views(memory, slot, fields), fields):
+                view[:count] = parts[part][key]
+            reply = (slot, count, None)
+        except Exception as error:  # noqa: BLE001 - raised again in the main process, by the batch's reader
+            reply = (slot, 0, _picklable(error))
+        try:
+            _send(replies, reply)
+        except OSError:
+            return
+
+
+def _stop(owner: int, processes: list, pipes: list) -> None:
+    """Ends the worker processes at once (they hold nothing worth finishing) and closes their pipes; only in the
+    process ``owner`` that started them (a forked copy of it leaves them alone)."""
+    if os.getpid() != owner:
+        return
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        process.wait()
+    for pipe in pipes:
+        pipe.close()
+
+
+class _BatchPool:
+    """The worker processes of a dataset with ``processes=N``: batches prepared ahead, in order (see PairDataset).
+
+    The workers are plain ``python -c`` subprocesses, so they import only what they use (NumPy, Pillow, colorlab's
+    data modules and the dataset's classes), never the main script or Keras, and they run in their own session, so
+    Ctrl-C reaches the main process only (which then stops them). Each has two pipes: tasks in, short replies out; a
+    worker that dies closes its reply pipe, which :meth:`batch` notices, and a worker whose main process is gone sees
+    its task pipe close and stops. The batches travel through ``2 N`` slots of shared memory (an anonymous file both
+    sides map), each the size of a full batch: a worker writes a batch into a slot and replies with the slot and the
+    batch size, and :meth:`batch` copies the arrays out and frees the slot. (Pickling a 24 MB batch through a pipe
+    instead ran at ~130 MB/s on the development machine.)
+    """
+
+    def __init__(self, dataset: _PairDataset, processes: int):
+        import mmap
+        import subprocess
+        import tempfile
+
+        self._fields = _batch_fields(dataset)
+        self._length = len(dataset)
+        self._slots = 2 * processes
+        size = self._slots * sum(_slot_bytes(self._fields))
+        if hasattr(os, "memfd_create"):
+            memory_fd = os.memfd_create("colorlab-batches")
+        else:  # macOS: an unlinked temporary file
+            memory_fd, path = tempfile.mkstemp(prefix="colorlab-batches-")
+            os.unlink(path)
+        self._processes: list = []
+        self._pipes: list = []
+        self._owner_pid = os.getpid()
+        self._finalizer = weakref.finalize(self, _stop, self._owner_pid, self._processes, self._pipes)
+        try:
+            os.ftruncate(memory_fd, size)
+            self._memory = np.frombuffer(mmap.mmap(memory_fd, size), dtype=np.uint8)
+            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(entry for entry in sys.path if entry)}
+            self._tasks, self._replies = [], []
+            for _ in range(processes):
+                tasks_read, tasks_write = os.pipe()
+                replies_read, replies_write = os.pipe()
+                arguments = [str(tasks_read), str(replies_write), str(memory_fd), str(size)]
+                self._processes.append(subprocess.Popen(
+                    [sys.executable, "-c", _WORKER_CODE, *arguments], pass_fds=(tasks_read, replies_write, memory_fd),
+                    stdin=subprocess.DEVNULL, env=environment, start_new_session=True))
+                os.close(tasks_read)
+                os.close(replies_write)
+                self._tasks.append(os.fdopen(tasks_write, "wb", buffering=0))
+                self._replies.append(os.fdopen(replies_read, "rb", buffering=0))
+                self._pipes += [self._tasks[-1], self._replies[-1]]
+        finally:
+            os.close(memory_fd)
+        self.closed = False
+        try:
+            for worker in range(processes):
+                self._send(worker, dataset)
+            for worker in range(processes):  # every worker has its dataset (or says why not)
+                error = self._reply(worker)[2]
+                if error is not None:
+                    raise DatasetError(f"a data worker process could not start: {type(error).__name__}: {error}")
+        except BaseException:
+            self.close()
+            raise
+        self._free = list(range(self._slots))
+        self._queued: dict[tuple[int, int], int] = {}  # (epoch, index) -> slot: asked, not yet taken
+        self._wanted: dict[int, tuple | None] = {}    # slot -> its (epoch, index), None once nobody wants it
+        self._ready: dict[int, tuple] = {}            # slot -> (size, error), replied and wanted
+        self._load = [0] * processes                  # batches in flight per worker
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the workers can take batches: not closed, and this is the process that started them."""
+        return not self.closed and os.getpid() == self._owner_pid
+
+    def close(self) -> None:
+        """Stops the workers."""
+        self.closed = True
+        self._finalizer()
+
+    def batch(self, index: int, epoch: int) -> tuple[dict, dict]:
+        """Batch ``index`` of ``epoch`` (and the following ones queued); the arrays are the caller's own."""
+        with self._lock:
+            if self.closed:
+                raise DatasetError("the data worker processes are stopped")
+            try:
+                position = (epoch, index)
+                self._ask(position)
+                while position not in self._queued:  # every slot is busy with batches nobody wants any more
+                    self._wait()
+                    self._ask(position)
+                slot = self._queued.pop(position)
+                while slot not in self._ready:
+                    self._wait()
+                count, error = self._ready.pop(slot)
+                arrays = [view[:count].copy() for view in _slot_views(self._memory, slot, self._fields)]
+                del self._wanted[slot]
+                self._free.append(slot)
+                self._ask(self._next(position))
+            except BaseException:  # Ctrl-C half-way through the bookkeeping, a dead worker: start afresh next time
+                self.close()
+                raise
+        if error is not None:
+            raise error
+        parts: tuple[dict, dict] = ({}, {})
+        for (part, key, _, _), array in zip(self._fields, arrays):
+            parts[part][key] = array
+        return parts
+
+    def _next(self, position: tuple[int, int]) -> tuple[int, int]:
+        epoch, index = position
+        return (epoch, index + 1) if index + 1 < self._length else (epoch + 1, 0)
+
+    def _ask(self, start: tuple[int, int]) -> None:
+        """Queues the batches from ``start`` on, as far as the free slots go, each to the least busy worker; batches
+        queued outside that window are dropped (their slots come back when their workers reply)."""
+        window = [start]
+        while len(window) < self._slots:
+            window.append(self._next(window[-1]))
+        for position in set(self._queued) - set(window):
+            slot = self._queued.pop(position)
+            if self._ready.pop(slot, None) is None:
+                self._wanted[slot] = None
+            else:
+                del self._wanted[slot]
+                self._free.append(slot)
+        for position in window:
+            if position in self._queued:
+                continue
+            if not self._free:
+                return
+            slot = self._free.pop()
+            worker = self._load.index(min(self._load))
+            self._send(worker, (slot, position[1], position[0]))
+            self._load[worker] += 1
+            self._wanted[slot] = position
+            self._queued[position] = slot
+
+    def _wait(self) -> None:
+        """Takes the replies that have arrived (waiting for one)."""
+        from multiprocessing.connection import wait
+
+        for pipe in wait(self._replies):
+            worker = self._replies.index(pipe)
+            slot, count, error = self._reply(worker)
+            self._load[worker] -= 1
+            if self._wanted[slot] is None:
+                del self._wanted[slot]
+                self._free.append(slot)
+            else:
+                self._ready[slot] = (count, error)
+
+    def _send(self, worker: int, message) -> None:
+        try:
+            _send(self._tasks[worker], message)
+        except OSError:  # BrokenPipeError: the worker has died
+            self._died(worker)
+
+    def _reply(self, worker: int) -> tuple:
+        """The next reply of ``worker``."""
+        try:
+            return _receive(self._replies[worker])
+        except EOFError:
+            self._died(worker)
+
+    def _died(self, worker: int):
+        """Stops every worker and raises DatasetError naming how ``worker`` ended."""
+        import subprocess
+
+        process = self._processes[worker]
+        try:
+            code = process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # its pipes are closed but it still runs: stopped below
+            code = None
+        self.close()
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited (code {code})"
+        raise DatasetError(f"data worker process {process.pid} {how} while preparing batches; the workers are "
+                           "stopped, the next batch starts new ones")
+
+
+# -------------------------------------------------------------------------------------- the Keras class
 
 def _pair_dataset_class():
-    """Builds ``PairDataset`` on first use (see :func:`_with_pydataset`)."""
+    """Builds ``PairDataset`` = ``_PairDataset`` + ``keras.utils.PyDataset`` on first use: subclassing
+    ``keras.utils.PyDataset`` needs Keras, and importing Keras on the TensorFlow backend imports TensorFlow, which
+    importing colorlab's data modules (in a worker process too) must not do."""
     global _PAIR_DATASET
     if _PAIR_DATASET is None:
-        _PAIR_DATASET = _with_pydataset(_PairDataset, "PairDataset")
+        import keras
+
+        _PAIR_DATASET = type("PairDataset", (_PairDataset, keras.utils.PyDataset),
+                             {"__doc__": _PairDataset.__doc__, "__module__": __name__, "__qualname__": "PairDataset"})
     return _PAIR_DATASET
 
 

@@ -1,8 +1,7 @@
 """A Places365-layout corpus packed into one file, and the same training batches read from memory.
 
-Why (ours): :class:`colorlab.data.PairDataset` decodes two JPEGs per example on the thread that asks for the batch.
-That is fine on a laptop, but a GPU that trains the ``course`` model at thousands of images per second waits on
-it, and the GPU machine is easier to feed one file than a folder of thousands of small ones. So:
+Why (ours): :class:`colorlab.data.PairDataset` decodes JPEGs for every example it has not cached yet, and a GPU
+machine is easier to feed one file than a folder of thousands of small ones. So:
 
 * :func:`pack_corpus` decodes a Places365-layout folder (:class:`colorlab.data.Places365Folder`) **once** and
   writes one uncompressed ``.npz``: per split, the decoded photos as one uint8 array ``(N, S, S, 3)``, their
@@ -11,22 +10,10 @@ it, and the GPU machine is easier to feed one file than a folder of thousands of
 * :class:`PackedCorpus` opens such a file. The image arrays are **memory-mapped** (the members are stored
   uncompressed, so each ``.npy`` member is a plain byte range of the file): opening is instant, the operating
   system pages photos in on first use and shares them between processes.
-* ``PackedPairDataset`` gives **the same batches** as ``PairDataset`` on the folder it was packed from: the same
-  pairs, order and augmentations for every ``(seed, epoch, index)``, the same pixel values (the Lab conversion
-  of a pixel does not depend on what else is in the batch: bit for bit on TensorFlow and JAX on the CPU, which
-  the tests check to 1e-6). It reuses
-  :mod:`colorlab.data`'s pair plan (:func:`~colorlab.data.make_pairs`, the per-epoch shuffle),
-  :func:`~colorlab.data.augment_reference`, :func:`~colorlab.data.resize_and_crop` and the Lab normalisation,
-  and changes only where the photos come from, plus two things that make it faster without changing a value:
-
-  - a **cache of deterministic work** (ours): a target's input and ground truth, and an ``"other"`` reference,
-    depend on the photo and the working size only (nothing random touches them), so their normalised Lab images
-    are computed once and kept (up to ``cache_bytes``). Only the ``"same"`` references, whose augmentation is
-    drawn anew every epoch, are computed every time. From the second epoch on, about half the per-example work
-    is gone.
-  - ``threads`` (ours): the per-example resizing and augmentation of one batch run on a thread pool (Pillow
-    and NumPy release the GIL), so one batch uses several cores. ``Trainer.fit`` asks for one batch at a
-    time (the next one loads while the current one trains), so parallelism has to live inside the batch.
+* ``PackedPairDataset`` is a ``PairDataset`` whose photos come from such a file (:meth:`PackedCorpus.photo`)
+  instead of JPEGs: **the same batches**, bit for bit, as ``PairDataset`` on the folder it was packed from, for
+  every ``(seed, epoch, index)``, with the same cache, ``threads`` and ``processes`` (worker processes map the
+  file too, so the photos are in memory once).
 
 The stored photos are the 8-bit values the JPEG decoder produced (``colorlab.io.load_image`` x 255, exact), so
 nothing is lost. Photos that are not exactly 8-bit after loading (transparency composited over white, 16-bit
@@ -35,7 +22,7 @@ brought to ``size x size`` with :func:`~colorlab.data.resize_and_crop` before ro
 equals a folder of those resized photos rather than the original folder.
 
 Importing this module imports neither Keras nor TensorFlow (``PackedPairDataset`` is built on first access, as
-``colorlab.data.PairDataset`` is, because it subclasses ``keras.utils.PyDataset``).
+``colorlab.data.PairDataset`` is, because it subclasses it and so ``keras.utils.PyDataset``).
 """
 
 from __future__ import annotations
@@ -43,7 +30,6 @@ from __future__ import annotations
 import os
 import pathlib
 import struct
-import threading
 import warnings
 import zipfile
 from typing import Sequence
@@ -51,9 +37,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from colorlab.data import (Places365Folder, _check_side, _normalised_lab, _PairDataset, _split_name, _with_pydataset,
-                           augment_reference, resize_and_crop)
+from colorlab.data import Places365Folder, check_side, resize_and_crop, split_name
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
+from colorlab.files import write_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "PackedCorpus", "PackedPairDataset", "pack_corpus", "is_packed"]
 
@@ -61,13 +47,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "PackedCorpus", "PackedPairDataset", "pac
 FORMAT = "colorlab.packed-corpus"
 #: Bumped when the layout changes; a reader refuses files newer than it knows.
 FORMAT_VERSION = 1
-#: Default size of the dataset's cache of deterministic Lab images, in bytes (4 GiB: the whole offline corpus
-#: at 128 px takes 84 MB; 4 GiB holds ~21,000 photos at 128 px).
-DEFAULT_CACHE_BYTES = 4 * 2 ** 30
 
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip local file header: 30 bytes, name and extra lengths last
 _CHUNK = 256                                # images decoded per round when packing with threads
-_LAB_CHUNK = 8                              # images per Lab conversion call: one array shape for the backend
 
 
 def _member(split: str, what: str) -> str:
@@ -80,7 +62,7 @@ def _split_list(splits) -> list[str]:
     if isinstance(splits, str):
         splits = (splits,)
     try:
-        names = [_split_name(s) for s in splits]
+        names = [split_name(s) for s in splits]
     except TypeError:
         raise ConfigError(f"pack_corpus: splits must be a sequence of split names, got {splits!r}") from None
     if not names:
@@ -166,12 +148,10 @@ def pack_corpus(root, out, *, splits: Sequence[str] | str = ("train", "val"), si
 
     from tqdm.auto import tqdm
 
-    from colorlab import io
-
     folder = root if isinstance(root, Places365Folder) else Places365Folder(root)
     names = _split_list(splits)
     if size is not None:
-        size = _check_side(size, "pack_corpus: size")
+        size = check_side(size, "pack_corpus: size")
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ConfigError(f"pack_corpus: threads must be a positive integer, got {threads!r}")
     out = pathlib.Path(out).expanduser()
@@ -199,8 +179,9 @@ def pack_corpus(root, out, *, splits: Sequence[str] | str = ("train", "val"), si
     total = sum(len(v) for v in items.values())
     bar = tqdm(total=total, desc=f"packing {out.name}", unit="img", disable=not progress, dynamic_ncols=True)
     inexact: list[str] = []
-    tmp = io._create_temporary(out.parent, out.name)
-    try:
+
+    def write(tmp: pathlib.Path) -> None:   # the .npz, through a temporary beside it
+        nonlocal side
         with ThreadPoolExecutor(max_workers=threads) as pool, \
                 zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
             _write_array(archive, "format.npy", np.array(FORMAT))
@@ -232,16 +213,11 @@ def pack_corpus(root, out, *, splits: Sequence[str] | str = ("train", "val"), si
                 _write_array(archive, _member(name, "paths"),
                              np.array([pathlib.Path(os.path.relpath(p, folder.root)).as_posix() for p in paths],
                                       dtype=str))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, out)
-        else:
-            io._move_without_clobbering(tmp, out, where)
+
+    try:
+        write_atomic(out, write, overwrite=overwrite)
     finally:
         bar.close()
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
     if inexact:
         warnings.warn(f"pack_corpus: {len(inexact)} photo(s) are not exactly 8-bit after loading (transparency "
                       f"composited over white, or 16-bit), e.g. {inexact[0]}: stored rounded to 8 bits, so their "
@@ -311,7 +287,7 @@ class PackedCorpus(Places365Folder):
     It is a :class:`colorlab.data.Places365Folder` (``categories``, ``category_paths``, ``split()``), so code
     written for folders takes it; :meth:`split` returns ``(relative_path, label)`` items whose paths name the
     photo's original place under the packed folder (``PurePosixPath("data_256/a/airfield/00000001.jpg")``; not a
-    file on disk), and :meth:`images` gives the photos.
+    file on disk), :meth:`images` gives the photos and :meth:`photo` one of them as a folder would.
 
     Attributes:
         root: the packed file (``pathlib.Path``).
@@ -391,7 +367,7 @@ class PackedCorpus(Places365Folder):
         self.__init__(state["root"], mmap=state["mmap"])
 
     def _check(self, split: str) -> str:
-        split = _split_name(split)
+        split = split_name(split)
         if split not in self.splits:
             raise DatasetError(f"{os.fspath(self.root)}: no {split!r} split in this packed corpus (it has "
                                f"{', '.join(self.splits)}); pack it with splits=(..., {split!r})")
@@ -414,6 +390,12 @@ class PackedCorpus(Places365Folder):
         """uint8 ``(N, S, S, 3)`` photos of ``split`` (read-only memmap, or an array with ``mmap=False``)."""
         return self._images[self._check(split)]
 
+    def photo(self, split: str, index: int) -> np.ndarray:
+        """Photo ``index`` of ``split`` as float32 ``(S, S, 3)`` in [0, 1]: the stored 8-bit values / 255, which is
+        exactly what :func:`colorlab.io.load_image` gives for the JPEG it was packed from (what
+        :class:`~colorlab.data.PairDataset` reads)."""
+        return np.asarray(self.images(split)[index], dtype=np.float32) / 255.0
+
     def labels(self, split: str = "train") -> np.ndarray:
         """int64 ``(N,)`` labels of ``split``."""
         return self._labels[self._check(split)]
@@ -425,164 +407,48 @@ class PackedCorpus(Places365Folder):
 
 # ------------------------------------------------------------------------------------------------- dataset
 
-class _PackedPairDataset(_PairDataset):
+class _PackedFile:
     """``PairDataset``'s batches from a packed corpus (:func:`pack_corpus`): photos from memory, not JPEGs.
 
-    Batch ``k`` of epoch ``e`` equals ``PairDataset(folder, ...).batch(k, e)`` on the folder the file was packed
-    from, with the same arguments: same pairs, order, augmentations and pixel values (see the module docstring).
-    Shapes: ``inputs = {"target_l": (B, S, S, 1), "reference_lab": (B, R, R, 3)}``,
+    A :class:`colorlab.data.PairDataset` over the :class:`PackedCorpus` the file opens to: batch ``k`` of epoch ``e``
+    equals ``PairDataset(folder, ...).batch(k, e)`` on the folder the file was packed from, with the same
+    arguments, bit for bit (see the module docstring). Shapes:
+    ``inputs = {"target_l": (B, S, S, 1), "reference_lab": (B, R, R, 3)}``,
     ``targets = {"target_ab": (B, S, S, 2), "label": (B,) int32}``, all float32 but ``label``.
 
     Args:
         path: the packed ``.npz`` file or a :class:`PackedCorpus`.
-        split, config_or_size, batch_size, mode_ratio, seed, shuffle, drop_remainder, limit: as ``PairDataset``.
-        threads: threads that prepare one batch's examples (resize, augmentation) in parallel; 1 = none.
-            Useful on a many-core machine: ``Trainer.fit`` asks for one batch at a time.
-        cache_bytes: keep the normalised Lab images of targets and ``"other"`` references (deterministic: a
-            function of the photo and the working size only) up to this many bytes (default 4 GiB; ``None``: no
-            limit; 0: no cache). Each cached photo costs ``S * S * 3 * 4`` bytes (196 KB at 128 px); a second
-            side when ``R != S``.
+        split, config_or_size, batch_size, mode_ratio, seed: as ``PairDataset``.
         mmap: memory-map the photos (see :class:`PackedCorpus`).
-        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``, ``use_multiprocessing``, ``max_queue_size``:
-            how many batches ``model.fit`` prepares at once).
+        **kwargs: ``PairDataset``'s keyword arguments (``shuffle``, ``drop_remainder``, ``limit``, ``threads``,
+            ``cache_bytes``, ``processes``, and ``keras.utils.PyDataset``'s).
 
     Raises:
         DatasetError: the file is not a packed corpus or lacks the split.
-        ConfigError: bad arguments (as ``PairDataset``), or bad ``threads`` / ``cache_bytes``.
+        ConfigError: bad arguments (as ``PairDataset``).
     """
 
     def __init__(self, path, split: str = "train", config_or_size=128, batch_size: int = 16,
-                 mode_ratio: float = 0.5, seed: int = 0, *, shuffle: bool = True, drop_remainder: bool = False,
-                 limit: int | None = None, threads: int = 1, cache_bytes: int | None = DEFAULT_CACHE_BYTES,
-                 mmap: bool = True, **kwargs):
+                 mode_ratio: float = 0.5, seed: int = 0, *, mmap: bool = True, **kwargs):
         corpus = path if isinstance(path, PackedCorpus) else PackedCorpus(path, mmap=mmap)
-        corpus._check(split)
-        super().__init__(corpus, split, config_or_size, batch_size, mode_ratio, seed, shuffle=shuffle,
-                         drop_remainder=drop_remainder, limit=limit, **kwargs)
-        self.corpus = corpus
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise ConfigError(f"PackedPairDataset: threads must be a positive integer, got {threads!r}")
-        if cache_bytes is not None and (isinstance(cache_bytes, bool) or not isinstance(cache_bytes, (int, np.integer))
-                                        or cache_bytes < 0):
-            raise ConfigError(f"PackedPairDataset: cache_bytes must be an integer >= 0 or None, got {cache_bytes!r}")
-        self.threads = int(threads)
-        self.cache_bytes = None if cache_bytes is None else int(cache_bytes)
-        self._reset_runtime()
+        super().__init__(corpus, split, config_or_size, batch_size, mode_ratio, seed, **kwargs)
 
-    def _reset_runtime(self) -> None:
-        self._images = self.corpus.images(self.split)
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
-        self._cached_bytes = 0
-        self._lock = threading.Lock()
-        self._pool = None
-
-    def __getstate__(self):  # threads, locks and the cache do not travel to another process
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_images", "_cache", "_lock", "_pool")}
-        state["_plan_cache"] = {}
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._reset_runtime()
-
-    def __repr__(self) -> str:
-        return (f"PackedPairDataset({os.fspath(self.corpus.root)!r}, {self.split!r}, {len(self.items)} images, "
-                f"size {self.size}/{self.reference_size}, batch {self.batch_size}, threads {self.threads})")
-
-    # -- where the photos come from
-    def _load(self, index: int) -> np.ndarray:
-        """Photo ``index`` of the split: uint8 ``(S, S, 3)``. ``colorlab.data``'s functions read uint8 exactly as
-        ``load_image`` reads the JPEG (``value / 255`` in float32), so the results match the folder's bit for bit."""
-        return self._images[index]
-
-    def _map(self, fn, values: list) -> list:
-        if self.threads == 1 or len(values) < 2:
-            return [fn(v) for v in values]
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="colorlab-packed")
-        return list(self._pool.map(fn, values))
-
-    def _keep(self, key: tuple[int, int], lab: np.ndarray) -> None:
-        if self.cache_bytes == 0:
-            return
-        with self._lock:
-            if key in self._cache:
-                return
-            if self.cache_bytes is not None and self._cached_bytes + lab.nbytes > self.cache_bytes:
-                return
-            self._cache[key] = lab
-            self._cached_bytes += lab.nbytes
-
-    def _lab(self, rgb: np.ndarray) -> np.ndarray:
-        """``(n, s, s, 3)`` sRGB -> normalised Lab, in chunks of a fixed size (the last one zero-padded).
-
-        How many images need converting changes from batch to batch (the cache, the "same" draws); JAX compiles
-        every new array shape (about a second each on a CPU), so the backend only ever sees one shape per side.
-        The conversion is per pixel, so chunking and padding change no value."""
-        count = len(rgb)
-        chunks = -(-count // _LAB_CHUNK)
-        if chunks * _LAB_CHUNK != count:
-            rgb = np.concatenate([rgb, np.zeros((chunks * _LAB_CHUNK - count, *rgb.shape[1:]), rgb.dtype)])
-        parts = self._map(_normalised_lab, [rgb[k * _LAB_CHUNK:(k + 1) * _LAB_CHUNK] for k in range(chunks)])
-        return np.concatenate(parts)[:count]
-
-    def batch(self, index: int, epoch: int | None = None) -> tuple[dict, dict]:
-        """Batch ``index`` of ``epoch`` (default: the current one), equal to ``PairDataset``'s; see the class."""
-        epoch = self.epoch if epoch is None else int(epoch)
-        if not 0 <= index < len(self):
-            raise IndexError(f"PackedPairDataset: batch index {index} out of range [0, {len(self)})")
-        pairs, order = self._plan(epoch)
-        chosen = [pairs[int(p)] for p in order[index * self.batch_size:(index + 1) * self.batch_size]]
-        s, r = self.size, self.reference_size
-        # slots[k] = (side, key or None): what example k needs; key = (side, photo) for deterministic images
-        wanted = [(s, (s, i)) for i, _, _ in chosen]
-        wanted += [(r, (r, j) if mode != "same" else None) for i, j, mode in chosen]
-        todo, lookup = [], {}
-        for n, (side, key) in enumerate(wanted):
-            if key is None or (key not in self._cache and key not in lookup):
-                todo.append(n)
-                if key is not None:
-                    lookup[key] = n
-
-        def rgb(n: int) -> np.ndarray:
-            side, key = wanted[n]
-            if key is not None:
-                return resize_and_crop(self._load(key[1]), side)
-            i = chosen[n - len(chosen)][0]
-            return resize_and_crop(augment_reference(self._load(i), self._augmentation_rng(epoch, i)), side)
-
-        computed = dict(zip(todo, self._map(rgb, todo)))
-        labs: dict[int, np.ndarray] = {}
-        for side in sorted({wanted[n][0] for n in todo}):  # one Lab conversion per working side
-            group = [n for n in todo if wanted[n][0] == side]
-            for n, lab in zip(group, self._lab(np.stack([computed[n] for n in group]))):
-                labs[n] = lab
-                if wanted[n][1] is not None:
-                    self._keep(wanted[n][1], lab)
-
-        def get(n: int) -> np.ndarray:
-            key = wanted[n][1]
-            if key is None:
-                return labs[n]
-            cached = self._cache.get(key)
-            return cached if cached is not None else labs[lookup[key]]
-
-        target = np.stack([get(n) for n in range(len(chosen))])
-        reference = np.stack([get(n) for n in range(len(chosen), 2 * len(chosen))])
-        labels = np.asarray([self.items[i][1] for i, _, _ in chosen], dtype=np.int32)
-        inputs = {"target_l": np.ascontiguousarray(target[..., :1]), "reference_lab": reference}
-        return inputs, {"target_ab": np.ascontiguousarray(target[..., 1:]), "label": labels}
+    @property
+    def corpus(self) -> PackedCorpus:
+        """The packed corpus the photos come from (the dataset's ``folder``)."""
+        return self.folder
 
 
 def _packed_pair_dataset_class():
-    """Builds ``PackedPairDataset`` on first use (it subclasses ``keras.utils.PyDataset``; see colorlab.data)."""
+    """Builds ``PackedPairDataset`` = ``_PackedFile`` + :class:`colorlab.data.PairDataset` on first use (PairDataset
+    is built on first use itself, because it subclasses ``keras.utils.PyDataset``)."""
     global _PACKED_PAIR_DATASET
     if _PACKED_PAIR_DATASET is None:
-        _PACKED_PAIR_DATASET = _with_pydataset(_PackedPairDataset, "PackedPairDataset")
+        from colorlab.data import PairDataset
+
+        _PACKED_PAIR_DATASET = type("PackedPairDataset", (_PackedFile, PairDataset),
+                                    {"__doc__": _PackedFile.__doc__, "__module__": __name__,
+                                     "__qualname__": "PackedPairDataset"})
     return _PACKED_PAIR_DATASET
 
 
@@ -593,35 +459,3 @@ def __getattr__(name):
     if name == "PackedPairDataset":
         return _packed_pair_dataset_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ----------------------------------------------------------------------------------------------------- CLI
-
-def add_cli(sub) -> None:
-    """Adds the ``pack`` subcommand to an argparse sub-parser collection (for ``colorlab.__main__``)."""
-    parser = sub.add_parser(
-        "pack", help="decode a Places365-layout folder once into one .npz file for fast training",
-        description="Decode every photo of ROOT (a Places365-layout folder, e.g. the corpus) once and write them, "
-                    "with labels, paths and class names, into one uncompressed .npz file that `colorlab train "
-                    "--data OUT` reads from memory (the same batches as from the folder). Written atomically; an "
-                    "existing OUT is replaced only with --overwrite.")
-    parser.add_argument("root", metavar="ROOT", help="a Places365-layout folder")
-    parser.add_argument("out", metavar="OUT", help="the .npz file to write")
-    parser.add_argument("--splits", nargs="+", default=["train", "val"], metavar="SPLIT",
-                        help="splits to pack (default: train val)")
-    parser.add_argument("--size", type=int, default=None, metavar="S",
-                        help="bring every photo to S x S (needed when the photos differ in size)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, metavar="T",
-                        help="photos decoded at a time (default: the number of CPU cores)")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    parser.set_defaults(func=_cmd_pack)
-
-
-def _cmd_pack(args) -> int:
-    out = pack_corpus(args.root, args.out, splits=args.splits, size=args.size, overwrite=args.overwrite,
-                      threads=args.threads)
-    corpus = PackedCorpus(out)
-    counts = ", ".join(f"{s} {len(corpus.labels(s))}" for s in corpus.splits)
-    print(f"packed {counts} photos of {corpus.size}x{corpus.size} into {out} "
-          f"({out.stat().st_size / 2 ** 20:.1f} MiB)")
-    return 0

@@ -1,11 +1,19 @@
 """A tiny fake Places365-layout folder for the data tests (colorlab.data, colorlab.packed): 3 classes, 6 train
-photos (class 0: three, class 1: two, class 2: one, which must fall back to "same" pairs) and 2 val photos."""
+photos (class 0: three, class 1: two, class 2: one, which must fall back to "same" pairs) and 2 val photos.
+
+Also two folders for the tests of worker processes (``processes=N``), which import this module to unpickle them:
+:class:`KerasFreeFolder` fails a batch when the worker has imported Keras, TensorFlow or JAX, and
+:class:`DyingFolder` ends the worker process."""
 
 import collections
+import os
 import pathlib
+import sys
 
 import numpy as np
 from PIL import Image
+
+from colorlab.data import Places365Folder
 
 TRAIN = [("a", "alley", 0)] * 3 + [("b", "beach", 1)] * 2 + [("c", "canyon", 2)]
 VAL_LABELS = [1, 0]
@@ -51,3 +59,20 @@ def write_places_tree(root: pathlib.Path, train_sizes, val_size) -> pathlib.Path
         val_lines.append(f"{name} {label}\n")
     (root / "places365_val.txt").write_text("".join(val_lines))
     return root
+
+
+class KerasFreeFolder(Places365Folder):
+    """A Places365Folder whose photos cannot be read in a process that has imported Keras, TensorFlow or JAX."""
+
+    def photo(self, split, index):
+        heavy = sorted(name for name in ("keras", "tensorflow", "jax") if name in sys.modules)
+        if heavy:
+            raise RuntimeError(f"the data worker process imported {', '.join(heavy)}")
+        return super().photo(split, index)
+
+
+class DyingFolder(Places365Folder):
+    """A Places365Folder whose first photo read ends the process with exit code 3 (a worker that dies)."""
+
+    def photo(self, split, index):
+        os._exit(3)

@@ -3,15 +3,19 @@
 Every test works on a tiny fake Places365 folder generated in a temporary directory (never the built corpus).
 """
 
+import os
 import pathlib
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from places_tree import VAL_LABELS, photo, write_places_tree
+from places_tree import VAL_LABELS, DyingFolder, KerasFreeFolder, photo, write_places_tree
 from skimage.color import rgb2lab
 
 from colorlab import data
-from colorlab.errors import ColorlabError, ConfigError
+from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
 
 
 def _write_tree(root: pathlib.Path) -> pathlib.Path:
@@ -176,6 +180,30 @@ def test_prepare_example_resizes_short_side_and_crops_the_centre():
         data.prepare_example(stripes, stripes, 4)
 
 
+def test_normalised_lab_agrees_with_colorlab_color_and_is_per_pixel():
+    from keras import ops
+
+    from colorlab import color
+    from colorlab.cie import rgb_to_lab_np
+
+    rgb = np.random.default_rng(4).random((3, 16, 16, 3), dtype=np.float32)
+    rgb[0, 0, :4] = [[0, 0, 0], [1, 1, 1], [0.04045, 0.02, 0.5], [0.5, 0.5, 0.5]]  # black, white, the knee, gray
+    lab = data.normalised_lab(rgb)
+    assert lab.shape == rgb.shape and lab.dtype == np.float32
+    keras_lab = ops.convert_to_numpy(color.normalize_lab(color.rgb_to_lab(rgb)))
+    np.testing.assert_allclose(lab, keras_lab, rtol=0, atol=2e-6)
+    exact = rgb_to_lab_np(rgb) / [color.L_SCALE, color.AB_SCALE, color.AB_SCALE] - [1.0, 0.0, 0.0]
+    np.testing.assert_allclose(lab, exact, rtol=0, atol=1e-6)
+    # a pixel's value does not depend on the array around it: one image, a batch, a strided view
+    for k in range(3):
+        np.testing.assert_array_equal(data.normalised_lab(rgb[k]), lab[k])
+    np.testing.assert_array_equal(data.normalised_lab(rgb[:, ::3, 1::2]), lab[:, ::3, 1::2])
+    with pytest.raises(ConfigError, match="floats"):
+        data.normalised_lab((rgb * 255).astype(np.uint8))
+    with pytest.raises(ConfigError, match=r"\(\.\.\., 3\)"):
+        data.normalised_lab(rgb[..., :2])
+
+
 # ------------------------------------------------------------------------------------------------ dataset
 
 def test_pair_dataset_batches_shapes_and_determinism(tree):
@@ -249,6 +277,131 @@ def test_tf_dataset_gives_the_same_first_batch(tree):
         np.testing.assert_array_equal(tf_inputs[key].numpy(), inputs[key])
     for key in targets:
         np.testing.assert_array_equal(tf_targets[key].numpy(), targets[key])
+
+
+# -------------------------------------------------------------------------------------- worker processes
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds worker processes in /proc")
+
+
+def _data_workers(parent: int) -> list[int]:
+    """Pids of the running data worker processes whose parent is ``parent`` (read from /proc)."""
+    pids = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                state, ppid = handle.read().rsplit(")", 1)[1].split()[:2]
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(ppid) == parent and state != "Z" and b"colorlab.data" in command:
+            pids.append(int(entry))
+    return pids
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _assert_same_batch(got, want):
+    for part in (0, 1):
+        assert list(got[part]) == list(want[part])
+        for key in want[part]:
+            assert got[part][key].dtype == want[part][key].dtype
+            np.testing.assert_array_equal(got[part][key], want[part][key])
+
+
+def test_worker_processes_give_the_single_thread_batches_bit_for_bit(tree):
+    args = dict(batch_size=4, mode_ratio=0.5, seed=3)
+    plain = data.PairDataset(tree, "train", (16, 8), **args)
+    # KerasFreeFolder fails any batch prepared in a process that has imported Keras, TensorFlow or JAX
+    with data.PairDataset(KerasFreeFolder(tree), "train", (16, 8), processes=2, threads=2, **args) as pooled:
+        assert "processes 2" in repr(pooled)
+        # in order across epochs (as Trainer.fit and model.fit read), then jumps back and forth
+        positions = [(e, k) for e in range(3) for k in range(len(plain))] + [(0, 1), (2, 0), (0, 0)]
+        for epoch, index in positions:
+            _assert_same_batch(pooled.batch(index, epoch), plain.batch(index, epoch))
+        pooled.set_epoch(1)
+        _assert_same_batch(pooled[1], plain.batch(1, 1))
+
+
+def test_worker_count_is_validated(tree):
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="processes must be an integer >= 0"):
+            data.PairDataset(tree, "train", 16, processes=bad)
+    with pytest.raises(ConfigError, match="threads must be an integer >= 1"):
+        data.PairDataset(tree, "train", 16, threads=0)
+    with pytest.raises(ConfigError, match="cache_bytes must be an integer >= 0"):
+        data.PairDataset(tree, "train", 16, cache_bytes=-1)
+    with pytest.raises(ConfigError, match="use_multiprocessing"):
+        data.PairDataset(tree, "train", 16, processes=2, use_multiprocessing=True)
+
+
+@needs_proc
+def test_worker_errors_reach_the_caller_and_a_dead_worker_is_one_clear_error(tree, tmp_path):
+    root = _copy_tree(tree, tmp_path)
+    for jpeg in (root / "data_256").rglob("*.jpg"):
+        jpeg.unlink()
+    with data.PairDataset(root, "train", 16, batch_size=2, processes=1) as dataset:
+        for index in (0, 1):  # raised with its own type; the worker lives on
+            with pytest.raises(ImageLoadError):
+                dataset.batch(index)
+        assert len(_data_workers(os.getpid())) == 1
+    assert not _data_workers(os.getpid())
+    dataset = data.PairDataset(DyingFolder(tree), "train", 16, batch_size=2, processes=2)
+    with pytest.raises(data.DatasetError, match=r"data worker process \d+ exited \(code 3\) while preparing"):
+        dataset.batch(0)
+    assert not _data_workers(os.getpid())
+
+
+_READER = """
+import sys
+
+from colorlab.data import PairDataset
+
+dataset = PairDataset(sys.argv[1], "train", 16, batch_size=2, processes=2)
+dataset.batch(0)
+print("ready", flush=True)
+sys.stdin.readline()  # the test has found the workers
+while sys.argv[2] == "loop":
+    for index in range(len(dataset)):
+        dataset.batch(index)
+"""
+
+
+@needs_proc
+def test_workers_end_with_the_program_and_on_ctrl_c(tree, tmp_path):
+    import time
+
+    script = tmp_path / "reader.py"  # a script run as a file, without an `if __name__ == "__main__"` guard
+    script.write_text(_READER)
+    environment = {**os.environ, "KERAS_BACKEND": "numpy"}  # PairDataset imports Keras; the lightest backend
+    for how in ("end", "loop"):
+        child = subprocess.Popen([sys.executable, str(script), str(tree), how], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                 env=environment)
+        assert child.stdout.readline() == "ready\n"
+        pids = _data_workers(child.pid)
+        assert len(pids) == 2
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        if how == "loop":
+            time.sleep(1)
+            os.killpg(child.pid, signal.SIGINT)  # Ctrl-C: the terminal's whole foreground process group gets it
+        _, err = child.communicate(timeout=60)
+        if how == "end":  # the program ends without close(): the workers end with it, silently
+            assert child.returncode == 0 and "Traceback" not in err, err
+        else:  # one KeyboardInterrupt, the main process's; the workers are stopped
+            assert child.returncode != 0 and err.count("Traceback") == 1 and "KeyboardInterrupt" in err, err
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in pids)
 
 
 # ---------------------------------------------------------------------------------------------------- TFDS
