@@ -12,9 +12,10 @@ loss returns a scalar backend tensor, averaged over the batch, so the value does
 Generator outputs are a dict ``{"ab": (N, H, W, 2), "ab_half": (N, ⌈H/2⌉, ⌈W/2⌉, 2),
 "ab_quarter": (N, ⌈H/4⌉, ⌈W/4⌉, 2), "logits"?: (N, C)}``.
 
-Default weights (ours, :class:`LossWeights`): reconstruction 1.0, histogram 0.5, classification 0.01,
-adversarial 0.01, tv 0.1 — starting values to tune; the class docstring gives each term's measured magnitude at
-initialisation and what the weights balance.
+Default weights (ours, :data:`colorlab.models.config.DEFAULT_LOSS_WEIGHTS`, the defaults of :class:`LossWeights`
+and of every model config): reconstruction 1.0, histogram 0.5, classification 0.01, adversarial 0.01, tv 0.1 —
+starting values to tune; the class docstring gives each term's measured magnitude at initialisation and what the
+weights balance.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from keras import ops
 
 from colorlab.errors import ConfigError
+from colorlab.models.config import DEFAULT_LOSS_WEIGHTS
 
 __all__ = [
     "AB_SCALE", "SCALE_KEYS", "DEFAULT_SCALE_WEIGHTS", "DEFAULT_DELTA", "ADVERSARIAL_KINDS", "TERMS",
@@ -399,11 +401,11 @@ class LossWeights:
     logits — with Keras' default init it would be 3× the reconstruction pull at the start.
     """
 
-    reconstruction: float = 1.0
-    histogram: float = 0.5
-    classification: float = 0.01
-    adversarial: float = 0.01
-    tv: float = 0.1
+    reconstruction: float = DEFAULT_LOSS_WEIGHTS["reconstruction"]
+    histogram: float = DEFAULT_LOSS_WEIGHTS["histogram"]
+    classification: float = DEFAULT_LOSS_WEIGHTS["classification"]
+    adversarial: float = DEFAULT_LOSS_WEIGHTS["adversarial"]
+    tv: float = DEFAULT_LOSS_WEIGHTS["tv"]
 
     def __post_init__(self):
         for name in TERMS:

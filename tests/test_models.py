@@ -86,6 +86,7 @@ def test_config_overrides_round_trip_and_immutability():
     ("tiny", {"loss_weights": {"tv": -1.0}}, "tv"),
     ("tiny", {"loss_weights": {"perceptual": 1.0}}, "perceptual"),
     ("paper", {"reference_size": 100}, "full_column"),
+    ("tiny", {"gate_value": 1.5}, "gate_value"),
 ])
 def test_config_errors_name_the_problem(name, overrides, fragment):
     with pytest.raises(ConfigError, match=fragment):
@@ -239,7 +240,8 @@ def _layer_examples():
         MatchingFeatures((1, 2, 4), 2, name="mf"), Correspondence(0.05, name="corr"),
         HistogramEncoder((8, 4, 2), hidden=16, depth=2, name="he"), StatsGate(3, 7, name="sg"),
         FullColumnGate(16, 5, name="fcg"), WarpedColorPyramid(3, name="wcp"),
-        GCFN(3, "full_column", 3, 5, 16, 11, name="gcfn"), ResBlock(6, name="rb"),
+        GCFN(3, "full_column", 3, 5, 16, 11, name="gcfn"), GCFN(3, gate_value=0.25, name="gcfn_constant"),
+        ResBlock(6, name="rb"),
         DecoderStage(8, 4, res_blocks=1, post_convs=2, final=True, name="ds"), MCN(3, 1, name="mcn"),
         ClassificationHead(7, name="head"),
     ]
@@ -330,28 +332,60 @@ def test_bad_inputs_raise_config_errors(tiny):
         tiny(target)
 
 
+def _gradients(model, target, reference):
+    """d(sum of every output)/d(each trainable weight), on the current backend (colorlab.step.value_and_grad)."""
+    from colorlab.step import value_and_grad
+
+    def total(params):
+        out, _ = model.stateless_call(params, [v.value for v in model.non_trainable_variables], [target, reference])
+        return sum(ops.sum(v) for v in out.values()), None
+
+    _, grads = value_and_grad(total, [v.value for v in model.trainable_variables])
+    return grads
+
+
 @pytest.mark.parametrize("which", ["stats_with_head", "full_column"])
 def test_gradients_reach_every_trainable_weight(which, tiny_full_column):
-    import tensorflow as tf
-
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("uses tf.GradientTape")
     if which == "full_column":
         model, ref_hw = tiny_full_column, (16, 16)
     else:
         keras.utils.set_random_seed(2)
         model, ref_hw = build_gray2colornet("tiny", num_classes=3), (13, 22)
     target, reference = _pair(np.random.default_rng(8), 2, (19, 27), ref_hw)
-    with tf.GradientTape() as tape:
-        out = model([target, reference])
-        total = sum(tf.reduce_sum(v) for v in out.values())
-    grads = tape.gradient(total, model.trainable_variables)
+    grads = _gradients(model, target, reference)
     assert len(model.trainable_variables) == len(model.weights) > 0
     # A weight with no influence still gets float32 round-off (measured ~1e-7 for a conv bias placed right before
     # instance norm, which the norm cancels); the smallest real gradient here is ~3e-4.
     dead = [v.path for v, g in zip(model.trainable_variables, grads)
             if g is None or not np.max(np.abs(_np(g))) > 1e-5 or not np.all(np.isfinite(_np(g)))]
     assert dead == []
+
+
+def test_a_constant_gate_keeps_the_learned_gates_weights_unused(tiny, tmp_path):
+    # gate_value (ours, for ablations): Omega is the constant everywhere; the learned gate is built but not called,
+    # so a file saved with the learned gate loads into the ablated model and back, and its weights get no gradient
+    path = tmp_path / "tiny.weights.h5"
+    tiny.save_weights(path)
+    keras.utils.set_random_seed(5)
+    ablated = build_gray2colornet(get_config("tiny", gate_value=0.0))
+    assert ablated.config.gate_value == 0.0 and len(ablated.weights) == len(tiny.weights)
+    ablated.load_weights(path)
+    for a, b in zip(ablated.get_weights(), tiny.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    target, reference = _pair(np.random.default_rng(3), 1, (24, 24), (16, 20))
+    np.testing.assert_array_equal(explain(ablated, target, reference, per_level=False)["gate"], 0.0)
+    assert not np.allclose(_np(ablated([target, reference])["ab"]), _np(tiny([target, reference])["ab"]))
+    gate_weights = {id(v) for v in ablated.gcfn.gate_layer.trainable_variables}
+    grads = _gradients(ablated, target, reference)
+    for variable, grad in zip(ablated.trainable_variables, grads):
+        if id(variable) in gate_weights:
+            np.testing.assert_array_equal(_np(grad), 0.0)
+    back = tmp_path / "ablated.weights.h5"
+    ablated.save_weights(back)
+    keras.utils.set_random_seed(6)
+    learned = build_gray2colornet("tiny")
+    learned.load_weights(back)
+    np.testing.assert_array_equal(_np(learned([target, reference])["ab"]), _np(tiny([target, reference])["ab"]))
 
 
 def test_weights_h5_round_trip_gives_identical_outputs(tiny, tmp_path):
@@ -366,6 +400,32 @@ def test_weights_h5_round_trip_gives_identical_outputs(tiny, tmp_path):
     got = fresh([target, reference])
     for key in expected:
         np.testing.assert_array_equal(_np(got[key]), _np(expected[key]))
+
+
+def test_save_generator_and_load_generator(tiny, tmp_path):
+    from colorlab.models import (clear_generator_cache, config_path_for, load_generator, read_config,
+                                 save_generator)
+
+    weights, config_path = save_generator(tiny, tmp_path / "run" / "generator.weights.h5")   # the folder is made
+    assert config_path == config_path_for(weights) == tmp_path / "run" / "generator.json"
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["generator.json", "generator.weights.h5"]
+    assert read_config(weights) == tiny.config
+    loaded = load_generator(weights)
+    assert loaded is not tiny and load_generator(weights) is loaded                 # built once, then cached
+    for got, expected in zip(loaded.get_weights(), tiny.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    assert load_generator(tiny) is tiny and load_generator(tiny, config=tiny.config) is tiny
+    clear_generator_cache()
+    assert load_generator(weights) is not loaded
+    with pytest.raises(ConfigError, match="differs"):
+        load_generator(tiny, config=get_config("tiny", base_width=4))
+    with pytest.raises(ConfigError, match="weights must be"):
+        load_generator(3)
+    with pytest.raises(ConfigError, match=r"\.weights\.h5"):
+        save_generator(tiny, tmp_path / "generator.h5")
+    config_path.unlink()
+    with pytest.raises(ConfigError, match="generator.json"):
+        read_config(weights)
 
 
 def test_count_params_components_add_up():

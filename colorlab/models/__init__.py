@@ -12,6 +12,7 @@ module                    what it holds
 ``mcn``                   the multi-scale decoder and the classification head (chapter 05)
 ``gray2colornet``         the assembled model, :func:`build_gray2colornet`, :func:`explain`, :func:`count_params`
 ``discriminator``         the patch discriminator (chapter 06)
+``weights``               a generator on disk: :func:`save_generator`, :func:`load_generator`, :data:`DEMO_WEIGHTS`
 ========================  =======================================================================
 
 Importing this package imports Keras (and its backend), nothing else heavy.
@@ -26,6 +27,8 @@ from colorlab.models.gcfn import GCFN, FullColumnGate, HistogramEncoder, StatsGa
 from colorlab.models.gray2colornet import (Gray2ColorNet, attention_map, build_gray2colornet, count_params, explain,
                                            pad_to_multiple)
 from colorlab.models.mcn import MCN, ClassificationHead, DecoderStage, ResBlock
+from colorlab.models.weights import (DEMO_WEIGHTS, WEIGHTS_SUFFIX, clear_generator_cache, config_path_for,
+                                     load_generator, read_config, save_generator)
 
 __all__ = [
     "CONFIG_NAMES", "DEFAULT_LOSS_WEIGHTS", "Gray2ColorConfig", "get_config",
@@ -35,4 +38,6 @@ __all__ = [
     "ResBlock", "DecoderStage", "MCN", "ClassificationHead",
     "Gray2ColorNet", "build_gray2colornet", "explain", "attention_map", "count_params", "pad_to_multiple",
     "PatchDiscriminator", "SpectralConv2D",
+    "DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
+    "clear_generator_cache",
 ]

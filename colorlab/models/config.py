@@ -27,6 +27,8 @@ Where the numbers come from
   ``tiny``, ``laptop`` and ``course`` shrink the widths (8, 16 and 32 instead of 64) so they fit tests, an hour
   of CPU and a course GPU budget;
   the default gate ``"stats"`` works for a reference of any size (see :mod:`colorlab.models.gcfn`);
+  ``gate_value``, for ablations (chapter 09): a constant gate Ω instead of the learned one, which keeps its weights
+  so a trained model's file still loads;
   ``loss_weights`` — the official release has test code only, so no loss weights are published; ours are
   starting values to be tuned (chapter 07 lets students move them with sliders).
 """
@@ -69,6 +71,9 @@ class Gray2ColorConfig:
         gate: ``"stats"`` (ours, default) or ``"full_column"`` (the paper's).
         gate_top_k: how many of the largest correlations the ``"stats"`` gate looks at.
         gate_hidden: hidden units of the gate's MLP (paper: 1024 for ``"full_column"``).
+        gate_value: None (the learned gate, default) or a constant Ω in [0, 1] that replaces it everywhere (ours,
+            an ablation: 1 = only the matched colours, 0 = only the reference's palette). The learned gate keeps
+            its weights, unused, so the same weights file loads with or without it.
         hist_bins: bins per ab axis of the reference histogram (paper: 21, so 441 bins).
         res_blocks: residual blocks per decoder stage (paper: 2).
         num_classes: classification head size; 0 means no head (tiny). Course/paper: 365 Places365 scenes.
@@ -86,6 +91,7 @@ class Gray2ColorConfig:
     gate: str = "stats"
     gate_top_k: int = 8
     gate_hidden: int = 64
+    gate_value: float | None = None
     hist_bins: int = 21
     res_blocks: int = 2
     num_classes: int = 365
@@ -117,6 +123,12 @@ class Gray2ColorConfig:
         object.__setattr__(self, "temperature", float(self.temperature))
         if self.gate not in GATES:
             raise ConfigError(f"config {self.name!r}: gate must be one of {GATES}, got {self.gate!r}")
+        if self.gate_value is not None:
+            if isinstance(self.gate_value, bool) or not isinstance(self.gate_value, (int, float)) \
+                    or not 0.0 <= self.gate_value <= 1.0:
+                raise ConfigError(f"config {self.name!r}: gate_value must be None or a number in [0, 1], "
+                                  f"got {self.gate_value!r}")
+            object.__setattr__(self, "gate_value", float(self.gate_value))
         if self.gate == "full_column" and self.reference_size % TOTAL_STRIDE:
             raise ConfigError(f"config {self.name!r}: the 'full_column' gate needs reference_size to be a "
                               f"multiple of {TOTAL_STRIDE}, got {self.reference_size}")

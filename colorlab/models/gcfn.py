@@ -33,6 +33,10 @@ the ``k`` largest correlations (sorted), the mean correlation, and the normalise
 Both gates are computed at the matching scale (1/2); the maps at 1/4 and 1/8 are 2 x 2 and 4 x 4 averages
 (*ours*; the official code keeps every second / fourth value).
 
+*Ours*, for ablations (chapter 09): ``gate_value`` fixes ``Omega`` to a constant everywhere (1 = only the matched
+colours reach the decoder, 0 = only the palette). The learned gate keeps its weights, unused (they get zero
+gradient), so a model trained with the learned gate loads into one with a constant gate and back.
+
 The warped colour features come at the matching scale (``2w`` channels); the paper turns them into the 1/4 and
 1/8 scales with two more convolution blocks applied *after* warping (:class:`WarpedColorPyramid`), i.e. on the
 target's geometry.
@@ -209,6 +213,8 @@ class GCFN(layers.Layer):
         base_width: ``w``; fused features have ``8w, 4w, 2w`` channels at 1/8, 1/4, 1/2 of the input.
         gate: ``"stats"`` (ours, any reference size) or ``"full_column"`` (the paper's).
         gate_top_k, gate_hidden: the gate's ``k`` (stats only) and hidden units.
+        gate_value: None (the learned gate) or a constant ``Omega`` in [0, 1] used instead (ours, an ablation; the
+            learned gate is built, so its weights load, but not called).
         reference_positions: matching positions of the reference (``full_column`` only; paper 4096).
         hist_bins: bins per ab axis of the reference histogram (paper: 21).
 
@@ -226,10 +232,13 @@ class GCFN(layers.Layer):
     """
 
     def __init__(self, base_width=64, gate="stats", gate_top_k=8, gate_hidden=64, reference_positions=4096,
-                 hist_bins=21, **kwargs):
+                 hist_bins=21, gate_value=None, **kwargs):
         super().__init__(**kwargs)
         if gate not in ("stats", "full_column"):
             raise ConfigError(f"GCFN: gate must be 'stats' or 'full_column', got {gate!r}")
+        if gate_value is not None and not 0.0 <= float(gate_value) <= 1.0:
+            raise ConfigError(f"GCFN: gate_value must be None or a number in [0, 1], got {gate_value!r}")
+        self.gate_value = None if gate_value is None else float(gate_value)
         self.base_width = int(base_width)
         self.gate = gate
         self.gate_top_k = int(gate_top_k)
@@ -256,7 +265,12 @@ class GCFN(layers.Layer):
 
     def call(self, warped, correlation, attention, reference_ab, reference_mask=None, return_internals=False):
         shape = ops.shape(warped)
-        omega = self.gate_layer(correlation, attention, reference_mask)          # (N, Lt)
+        if self.gate_value is None:
+            omega = self.gate_layer(correlation, attention, reference_mask)      # (N, Lt)
+        else:
+            if not self.gate_layer.built:   # its weights exist, so a file saved with the learned gate loads
+                self.gate_layer.build(correlation.shape)
+            omega = ops.ones_like(ops.cast(correlation, "float32")[..., 0]) * self.gate_value
         omega_half = ops.cast(ops.reshape(omega, (shape[0], shape[1], shape[2], 1)), warped.dtype)
         gates = [self.pool_eighth(omega_half), self.pool_quarter(omega_half), omega_half]
         histogram = self.histogram(reference_ab)
@@ -273,4 +287,5 @@ class GCFN(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "base_width": self.base_width, "gate": self.gate,
                 "gate_top_k": self.gate_top_k, "gate_hidden": self.gate_hidden,
-                "reference_positions": self.reference_positions, "hist_bins": self.hist_bins}
+                "reference_positions": self.reference_positions, "hist_bins": self.hist_bins,
+                "gate_value": self.gate_value}

@@ -113,7 +113,8 @@ class Gray2ColorNet(keras.Model):
         self.matching = MatchingFeatures(ENCODER_STRIDES, MATCHING_STRIDE, name="matching_features")
         self.correspondence = Correspondence(config.temperature, name="correspondence")
         self.gcfn = GCFN(w, gate=config.gate, gate_top_k=config.gate_top_k, gate_hidden=config.gate_hidden,
-                         reference_positions=config.reference_positions, hist_bins=config.hist_bins, name="gcfn")
+                         reference_positions=config.reference_positions, hist_bins=config.hist_bins,
+                         gate_value=config.gate_value, name="gcfn")
         self.mcn = MCN(w, res_blocks=config.res_blocks, name="mcn")
         self.classifier = ClassificationHead(config.num_classes, name="classifier") if config.num_classes else None
         self.ab_pool = layers.AveragePooling2D(MATCHING_STRIDE, name="reference_ab_pool")
