@@ -351,7 +351,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     source = _write(tmp_path, ARCHIVE)
     code = main(["places365-subset", str(source), "--out", str(tmp_path / "out"), "--classes", "airfield,canyon",
