@@ -1,86 +1,73 @@
 """The training loop: Gray2ColorNet and its patch discriminator, on TensorFlow or on JAX, with exact resume.
 
-:class:`Trainer` holds the generator, the discriminator, their two Adam optimizers and the position in the data,
-and :meth:`Trainer.fit` runs training steps on a :class:`colorlab.data.PairDataset`::
+A :class:`TrainingRecipe` says what shapes a run's weights and data stream (config, batch size, seed, Adam's
+settings, the pair mix, the precision, the GAN objective, the weights a fine-tune starts from). :class:`Trainer`
+holds the generator, the discriminator, their two Adam optimizers and the position in the data, and
+:meth:`Trainer.fit` runs training steps on a :class:`colorlab.data.PairDataset` built with the recipe's batch size,
+pair mix and seed::
 
     from colorlab.data import PairDataset
-    from colorlab.train import Trainer
+    from colorlab.train import Trainer, TrainingRecipe
 
-    dataset = PairDataset("corpus", "train", "course", batch_size=64, drop_remainder=True)
-    trainer = Trainer("course", "runs/course")
+    recipe = TrainingRecipe("course", batch_size=64)
+    dataset = PairDataset("corpus", "train", "course", batch_size=64, mode_ratio=recipe.mode_ratio,
+                          seed=recipe.seed, drop_remainder=True)
+    trainer = Trainer(recipe, "runs/course")
     trainer.restore()                    # continue from the last checkpoint, if there is one
     trainer.fit(dataset, steps=20_000)
     trainer.export_generator("runs/course/generator.weights.h5")
 
 The same from a shell: ``colorlab train --config course --data corpus --steps 20000 --out runs/course --resume``.
 
-How a step works (all of it is ours: the paper, Lu et al., ACM MM 2020, releases test code only)
---------------------------------------------------------------------------------------------------
-One forward pass of the generator on the batch gives the colourings. From it:
+The step is :class:`colorlab.step.GanStep` (its docstring says how the two gradients are taken and applied, on
+either backend). Adam with learning rate 2e-4 and β₁ = 0.5 for both networks is pix2pix's (Isola et al., 2017), a
+standard start for a conditional GAN (ours: the paper publishes no training code).
 
-* the **generator step** differentiates :func:`colorlab.losses.generator_loss` (the paper's five terms with the
-  config's weights; the adversarial term through the discriminator, whose power-iteration vector is not moved)
-  with respect to the generator's weights;
-* the **discriminator step** differentiates :func:`colorlab.losses.discriminator_loss` on the ground truth (real)
-  and on the same colourings, detached (fake), with respect to the discriminator's weights, in one call on both
-  halves (so its spectral-norm power iteration advances once per step).
-
-Both gradients are taken at the same weights, then each Adam applies its own (pix2pix's TensorFlow tutorial does
-the same; it costs one generator pass per step instead of two). Adam with learning rate 2e-4 and β₁ = 0.5 for both
-networks is pix2pix's (Isola et al., 2017), a standard start for a conditional GAN.
-
-Backend-neutral by construction: the models are run with Keras 3's *stateless* API
-(``model.stateless_call(trainable, non_trainable, inputs)`` returns the outputs and the new non-trainable values,
-here the discriminator's power-iteration vectors), so the losses and gradients are the same code on every backend.
-The backend-specific pieces are small: how a gradient is taken (:func:`_grad_fn`: ``jax.value_and_grad`` on JAX,
-``tf.GradientTape`` on TensorFlow), how the step is compiled (``jax.jit`` / ``tf.function``) and how the update is
-applied. On JAX ``optimizer.stateless_apply`` makes the whole step a pure function ``(state, batch) -> (new state,
-losses)``; the state lives in that tuple of arrays during :meth:`fit` and is written back into the Keras variables
-to checkpoint, export or evaluate (:meth:`Trainer.sync`). On TensorFlow, Keras 3.15 refuses ``stateless_apply``
-(it does not mix with ``tf.distribute``), so ``optimizer.apply`` updates the variables in place inside the step.
-
-Precision: ``mixed_precision="auto"`` is ``"mixed_bfloat16"`` when the backend sees a GPU or TPU (bfloat16
-arithmetic, float32 weights; bfloat16 has float32's exponent range, so no loss scaling is needed), and float32
-on a CPU, where bfloat16 is slow. The losses are always computed in float32 (the outputs are cast first).
+Precision: ``precision="auto"`` is ``"mixed_bfloat16"`` when the backend sees a GPU or TPU (bfloat16 arithmetic,
+float32 weights; bfloat16 has float32's exponent range, so no loss scaling is needed), and float32 on a CPU, where
+bfloat16 is slow. The losses are always computed in float32 (the outputs are cast first).
 
 Logs: every ``log_every`` steps the mean of each loss term over the last steps, the discriminator's loss and the
-throughput (images per second) go to ``out_dir/metrics.csv`` and ``out_dir/metrics.jsonl`` (always: a JAX machine
-has no TensorFlow) and to TensorBoard event files in ``out_dir/tensorboard`` when TensorFlow can be imported.
-Every ``image_every`` steps a grid (rows: examples; columns: gray input | output | reference | ground truth) goes
-to ``out_dir/images/step_NNNNNNNN.png`` and to TensorBoard.
+throughput (images per second) go to ``out_dir/metrics.csv``, ``out_dir/metrics.jsonl`` and TensorBoard event
+files in ``out_dir/tensorboard`` (:class:`colorlab.events.EventWriter`: no TensorFlow needed, so a JAX machine has
+them too). Every ``image_every`` steps a grid (rows: examples; columns: gray input | output | reference | ground
+truth) goes to ``out_dir/images/step_NNNNNNNN.png`` and to TensorBoard. Nothing on the JAX path imports
+TensorFlow.
 
-Checkpoints (every ``checkpoint_every`` steps and at the end of :meth:`fit`) are folders
-``out_dir/checkpoints/step_NNNNNNNN/`` holding ``generator.weights.h5``, ``discriminator.weights.h5``,
-``optimizers.npz`` (every Adam variable, including its step count) and ``state.json`` (the step, the data position
-— epoch and batch index of the :class:`~colorlab.data.PairDataset` — the seed and the config). A folder is written
-under a temporary name and renamed into place, so a run killed mid-write never leaves a half checkpoint; the last
-two are kept. Because a :class:`~colorlab.data.PairDataset` batch is a pure function of (seed, epoch, index) and
-the step is a pure function of the state, :meth:`restore` resumes *exactly*: N steps, a restart, then N more give
-the same weights as 2N steps in one go (bitwise on a CPU with ``keras.utils.set_random_seed`` and, on TensorFlow,
-``tf.config.experimental.enable_op_determinism()``).
+The recipe goes to ``out_dir/run.json`` when a run starts; :meth:`Trainer.restore` refuses to continue a run with
+other settings and names each difference. Checkpoints (every ``checkpoint_every`` steps and at the end of
+:meth:`fit`) are folders ``out_dir/checkpoints/step_NNNNNNNN/`` holding ``generator.weights.h5``,
+``discriminator.weights.h5``, ``optimizers.npz`` (every Adam variable, including its step count) and
+``state.json`` (the step, the data position — epoch and batch index of the :class:`~colorlab.data.PairDataset` —
+the seed and the config). A folder is written under a temporary name and renamed into place, so a run killed
+mid-write never leaves a half checkpoint; the last two are kept. Because a :class:`~colorlab.data.PairDataset`
+batch is a pure function of (seed, epoch, index) and the step is a pure function of the state, :meth:`restore`
+resumes *exactly*: N steps, a restart, then N more give the same weights as 2N steps in one go (bitwise on a CPU;
+the trainer seeds with :func:`colorlab.step.set_seed`, which on TensorFlow also turns on op determinism).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import math
 import os
 import pathlib
 import shutil
-import tempfile
 import time
 from typing import Any
 
 import numpy as np
 
 from colorlab.errors import CheckpointError, ConfigError
+from colorlab.files import write_atomic, write_folder, write_json, write_text
 
-__all__ = ["Trainer", "CheckpointError", "PRECISIONS", "resolve_precision", "list_checkpoints", "image_grid",
-           "METRIC_COLUMNS"]
+__all__ = ["Trainer", "TrainingRecipe", "CheckpointError", "PRECISIONS", "resolve_precision", "list_checkpoints",
+           "image_grid", "METRIC_COLUMNS"]
 
-#: The precision policies :class:`Trainer` accepts (``"auto"`` picks one of the other two).
+#: The precision policies a :class:`TrainingRecipe` accepts (``"auto"`` picks one of the other two).
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 
 #: The columns of ``metrics.csv`` (a term the config does not compute, e.g. classification without a head,
@@ -89,8 +76,8 @@ METRIC_COLUMNS = ("step", "epoch", "batch", "loss", "reconstruction", "histogram
                   "tv", "d_loss", "img_per_s", "elapsed_s")
 
 _CHECKPOINT_PREFIX = "step_"
-#: Config fields that do not shape the generator: :meth:`Trainer.load_generator` lets them differ.
-_NOT_GENERATOR_FIELDS = ("name", "loss_weights", "disc_width", "disc_layers")
+#: Config fields that do not shape the generator's weights: :meth:`Trainer.load_generator` lets them differ.
+_NOT_GENERATOR_FIELDS = ("name", "loss_weights", "disc_width", "disc_layers", "gate_value")
 _KEEP = 2
 
 
@@ -149,41 +136,129 @@ def _dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def _grad_fn(loss_fn, params):
-    """``((value, aux), grads)`` of ``loss_fn(params) -> (scalar, aux)`` with respect to ``params`` (a list).
-
-    The one backend-specific piece of the training step: ``jax.value_and_grad`` on JAX, ``tf.GradientTape`` on
-    TensorFlow. A parameter the loss does not reach gets a zero gradient.
-    """
-    backend = _backend()
-    if backend == "jax":
-        import jax
-
-        return jax.value_and_grad(loss_fn, has_aux=True)(params)
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            value, aux = loss_fn(params)
-        grads = tape.gradient(value, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return (value, aux), grads
-    raise ConfigError(f"colorlab.train supports the 'tensorflow' and 'jax' Keras backends, not {backend!r} "
-                      "(set KERAS_BACKEND)")
-
-
 def _check_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"Trainer: {name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _check_rate(name: str, value, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0 \
-            or (upper is not None and value >= upper):
-        bound = f" and < {upper}" if upper is not None else ""
-        raise ConfigError(f"Trainer: {name} must be a finite number > 0{bound}, got {value!r}")
-    return float(value)
+# ------------------------------------------------------------------------------------------------- recipe
+#: Recipe fields a resumed run may change: the weights a fine-tune started from matter only before step 1.
+_RESUMABLE_FIELDS = ("init",)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRecipe:
+    """What shapes a run's weights and data stream: a resumed run must repeat it to continue exactly.
+
+    Validated when made (:class:`~colorlab.errors.ConfigError`, naming the ``colorlab train`` option and the field);
+    :class:`Trainer` writes it to ``out_dir/run.json`` and :meth:`Trainer.restore` compares. Each field is also an
+    option of ``colorlab train`` (``--config``, ``--batch-size``, ...).
+
+    Attributes:
+        config: a :class:`colorlab.models.Gray2ColorConfig` (a config name is turned into one).
+        batch_size: images per step; :meth:`Trainer.fit` checks the dataset's.
+        seed: seeds the initial weights (:func:`colorlab.step.set_seed`) and, through the dataset, the data order.
+        learning_rate, beta_1: Adam's, for both networks (pix2pix's 2e-4 and 0.5).
+        mode_ratio: the dataset's fraction of "other photo" pairs (see :func:`colorlab.data.make_pairs`).
+        adversarial_kind: the GAN objective, one of :data:`colorlab.losses.ADVERSARIAL_KINDS`.
+        precision: one of :data:`PRECISIONS` (``"auto"``: see :func:`resolve_precision`).
+        init: exported generator weights a fine-tune starts from (:meth:`Trainer.load_generator` loads them),
+            stored as an absolute path; None for a run from scratch. A resume may leave it out.
+    """
+
+    config: Any = "course"
+    batch_size: int = 16
+    seed: int = 0
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    mode_ratio: float = 0.5
+    adversarial_kind: str = "bce"
+    precision: str = "auto"
+    init: str | None = None
+
+    def __post_init__(self):
+        from colorlab.losses import ADVERSARIAL_KINDS
+        from colorlab.models import Gray2ColorConfig, get_config
+
+        def fail(field: str, rule: str, value) -> ConfigError:
+            return ConfigError(f"--{field.replace('_', '-')} must {rule}, got {value!r} (TrainingRecipe.{field})")
+
+        def number(value) -> bool:
+            return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+                and math.isfinite(value)
+
+        config = get_config(self.config) if isinstance(self.config, str) else self.config
+        if not isinstance(config, Gray2ColorConfig):
+            raise fail("config", "be a Gray2ColorConfig or a config name", self.config)
+        object.__setattr__(self, "config", config)
+        for field, minimum in (("batch_size", 1), ("seed", 0)):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                raise fail(field, f"be an integer >= {minimum}", value)
+            object.__setattr__(self, field, int(value))
+        if not number(self.learning_rate) or not self.learning_rate > 0:
+            raise fail("learning_rate", "be > 0", self.learning_rate)
+        if not number(self.beta_1) or not 0.0 <= self.beta_1 < 1.0:
+            raise fail("beta_1", "lie in [0, 1)", self.beta_1)
+        if not number(self.mode_ratio) or not 0.0 <= self.mode_ratio <= 1.0:
+            raise fail("mode_ratio", "lie in [0, 1]", self.mode_ratio)
+        for field in ("learning_rate", "beta_1", "mode_ratio"):
+            object.__setattr__(self, field, float(getattr(self, field)))
+        if self.adversarial_kind not in ADVERSARIAL_KINDS:
+            raise fail("adversarial_kind", f"be one of {ADVERSARIAL_KINDS}", self.adversarial_kind)
+        if self.precision not in PRECISIONS:
+            raise fail("precision", f"be one of {PRECISIONS}", self.precision)
+        if self.init is not None:
+            if not isinstance(self.init, (str, os.PathLike)) or not os.fspath(self.init):
+                raise fail("init", "be a weights file or None", self.init)
+            object.__setattr__(self, "init", os.path.abspath(os.path.expanduser(os.fspath(self.init))))
+
+    # A config holds a dict: recipes are compared by value, never hashed.
+    __hash__ = None
+
+    def replace(self, **changes) -> "TrainingRecipe":
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable dict (the config as :meth:`Gray2ColorConfig.to_dict`)."""
+        out = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        out["config"] = self.config.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingRecipe":
+        """Inverse of :meth:`to_dict`. Unknown keys raise :class:`~colorlab.errors.ConfigError`."""
+        from colorlab.models import Gray2ColorConfig
+
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            raise ConfigError("TrainingRecipe.from_dict needs a dict whose 'config' is a config dict")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown TrainingRecipe field(s) {unknown}; known fields: {sorted(known)}")
+        return cls(**{**data, "config": Gray2ColorConfig.from_dict(data["config"])})
+
+    def differences(self, other: "TrainingRecipe") -> list[str]:
+        """What ``other`` changes, one ``"--option old (now new)"`` per field (``init`` left out: see the class).
+
+        A config of another name reads ``--config old (now new)``; the same name with other fields, one
+        ``config.field old (now new)`` per field.
+        """
+        changed = []
+        for field in dataclasses.fields(self):
+            old, new = getattr(self, field.name), getattr(other, field.name)
+            if field.name in _RESUMABLE_FIELDS or old == new:
+                continue
+            if field.name != "config":
+                changed.append(f"--{field.name.replace('_', '-')} {old} (now {new})")
+            elif old.name != new.name:
+                changed.append(f"--config {old.name} (now {new.name})")
+            else:
+                theirs, ours = old.to_dict(), new.to_dict()
+                changed += [f"config.{key} {theirs[key]} (now {ours[key]})" for key in ours if theirs[key] != ours[key]]
+        return changed
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -238,55 +313,15 @@ def image_grid(target_l, output_ab, reference_lab, target_ab, max_rows: int = 4)
                           axis=0).astype(np.float32)
 
 
-def _tb_metadata(plugin: str):
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
-
-
-def _tb_scalar(tag: str, value: float, step: int) -> None:
-    """A TensorBoard scalar through ``tf.summary.write`` (``tf.summary.scalar`` needs the ``tensorboard``
-    package, which TensorFlow does not always bring; this writes the same record without it)."""
-    import tensorflow as tf
-
-    tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=_tb_metadata("scalars"))
-
-
-def _tb_image(tag: str, pixels: np.ndarray, step: int) -> None:
-    """A TensorBoard image (``(H, W, 3)`` uint8) in the images plugin's format: ``[width, height, PNG bytes]``."""
-    import tensorflow as tf
-
-    png = tf.io.encode_png(tf.constant(pixels, tf.uint8))
-    value = tf.stack([tf.constant(str(pixels.shape[1])), tf.constant(str(pixels.shape[0])), png])
-    tf.summary.write(tag, value, step=step, metadata=_tb_metadata("images"))
-
-
-def _write_atomic(path: pathlib.Path, write) -> None:
-    """Calls ``write(temporary_path)`` then renames the file into place (same folder: an atomic replace)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
-
-
 # ------------------------------------------------------------------------------------------------- trainer
 class Trainer:
     """Trains a Gray2ColorNet and its patch discriminator (see the module docstring for the step and the files).
 
     Args:
-        config: a :class:`colorlab.models.Gray2ColorConfig` or a config name (``"tiny"``, ``"course"``,
-            ``"paper"``).
-        out_dir: the run's folder (created): checkpoints, metrics, TensorBoard logs, image grids.
-        learning_rate, beta_1: Adam's, for both networks (pix2pix's 2e-4 and 0.5).
-        seed: seeds Keras (``keras.utils.set_random_seed``) before the networks are created, so the initial
-            weights are a function of it.
+        recipe: a :class:`TrainingRecipe`; a :class:`colorlab.models.Gray2ColorConfig` or a config name
+            (``"tiny"``, ``"course"``, ``"paper"``) stands for ``TrainingRecipe(config)``.
+        out_dir: the run's folder (created): run.json, checkpoints, metrics, TensorBoard logs, image grids.
         checkpoint_every, log_every, image_every: in steps (0 switches images off).
-        mixed_precision: ``"auto"``, ``"float32"`` or ``"mixed_bfloat16"`` (see :func:`resolve_precision`).
         distribute: ``None`` (one device), ``"mirrored"`` (TensorFlow: ``tf.distribute.MirroredStrategy`` over
             every logical GPU, or every logical CPU when there is no GPU) or a ``tf.distribute.Strategy``. Each
             replica computes the gradients of its slice of the batch; they are averaged across replicas
@@ -294,11 +329,12 @@ class Trainer:
         compile: compile the step (``jax.jit`` / ``tf.function``). ``False`` runs it eagerly on TensorFlow: slower
             per step, but it skips the tracing (about 10 s for ``tiny`` on a 2-core CPU, measured), which wins for
             a handful of steps (tests, demos). JAX always compiles.
-        adversarial_kind: the GAN objective, one of :data:`colorlab.losses.ADVERSARIAL_KINDS` (default BCE).
         progress: show a ``tqdm`` progress bar in :meth:`fit`.
 
     Attributes:
+        recipe: the :class:`TrainingRecipe`; config: its model config.
         generator, discriminator: the Keras models (their variables are up to date after :meth:`fit`).
+        g_optimizer, d_optimizer: their Adam optimizers. core: the :class:`colorlab.step.GanStep` they make.
         step: optimisation steps done. epoch, batch_index: where the next batch comes from.
         precision: the dtype policy in use. replicas: number of replicas (1 without ``distribute``).
 
@@ -306,61 +342,58 @@ class Trainer:
         ConfigError: a bad argument, or a backend other than TensorFlow or JAX.
     """
 
-    def __init__(self, config, out_dir: str | os.PathLike, *, learning_rate: float = 2e-4, beta_1: float = 0.5,
-                 seed: int = 0, checkpoint_every: int = 500, log_every: int = 50, image_every: int = 500,
-                 mixed_precision: str | bool | None = "auto", distribute=None, compile: bool = True,
-                 adversarial_kind: str = "bce", progress: bool = True):
+    def __init__(self, recipe, out_dir: str | os.PathLike, *, checkpoint_every: int = 500, log_every: int = 50,
+                 image_every: int = 500, distribute=None, compile: bool = True, progress: bool = True):
         import keras
 
-        from colorlab import losses
-        from colorlab.models import Gray2ColorConfig, PatchDiscriminator, build_gray2colornet, get_config
+        from colorlab.models import Gray2ColorConfig, PatchDiscriminator, build_gray2colornet
+        from colorlab.step import GanStep, set_seed
 
         self.backend = _backend()
         if self.backend not in ("tensorflow", "jax"):
             raise ConfigError(f"colorlab.train supports the 'tensorflow' and 'jax' Keras backends, not "
                               f"{self.backend!r} (set KERAS_BACKEND)")
-        if isinstance(config, str):
-            config = get_config(config)
-        if not isinstance(config, Gray2ColorConfig):
-            raise ConfigError(f"Trainer needs a Gray2ColorConfig or a config name, got {config!r}")
-        self.config = config
+        if isinstance(recipe, (str, Gray2ColorConfig)):
+            recipe = TrainingRecipe(recipe)
+        if not isinstance(recipe, TrainingRecipe):
+            raise ConfigError(f"Trainer needs a TrainingRecipe, a Gray2ColorConfig or a config name, got {recipe!r}")
+        self.recipe = recipe
         self.out_dir = pathlib.Path(out_dir).expanduser()
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise ConfigError(f"Trainer: out_dir {self.out_dir} exists and is not a folder")
-        self.learning_rate = _check_rate("learning_rate", learning_rate)
-        self.beta_1 = _check_rate("beta_1", beta_1, upper=1.0)
-        self.seed = _check_int("seed", seed, minimum=0)
         self.checkpoint_every = _check_int("checkpoint_every", checkpoint_every)
         self.log_every = _check_int("log_every", log_every)
         self.image_every = _check_int("image_every", image_every, minimum=0)
-        if adversarial_kind not in losses.ADVERSARIAL_KINDS:
-            raise ConfigError(f"Trainer: adversarial_kind must be one of {losses.ADVERSARIAL_KINDS}, "
-                              f"got {adversarial_kind!r}")
-        self.adversarial_kind = adversarial_kind
-        self.loss_weights = losses.LossWeights.from_model_config(config)
-        self.precision = resolve_precision(mixed_precision)
-        self.strategy = self._make_strategy(distribute)
-        self.replicas = 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
-        self.compile = bool(compile) or self.backend == "jax"
+        self.precision = resolve_precision(recipe.precision)
+        strategy = self._make_strategy(distribute)
+        self.replicas = 1 if strategy is None else int(strategy.num_replicas_in_sync)
         self.progress = bool(progress)
 
-        keras.utils.set_random_seed(self.seed)
+        config = recipe.config
+        set_seed(recipe.seed)
         with _dtype_policy(self.precision):
             self.generator = build_gray2colornet(config)
             self.discriminator = PatchDiscriminator.from_model_config(config)
             self.discriminator(keras.KerasTensor((1, config.image_size, config.image_size, 3)))
-        self.g_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, name="generator_adam")
-        self.d_optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, name="discriminator_adam")
+        self.g_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1, name="generator_adam")
+        self.d_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1,
+                                                 name="discriminator_adam")
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.core = GanStep(self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
+                            config.loss_weights, recipe.adversarial_kind, compile=compile, strategy=strategy)
 
         self.step = 0
         self.epoch = 0
         self.batch_index = 0
-        self._state = None          # the arrays of the training state while they are newer than the variables
-        self._step_fn = None
+        self._gradients_fn = None
         self._predict_fn = None
-        self._summary_writer = None
+        self._events = None
+
+    @property
+    def config(self):
+        """The model config (the recipe's)."""
+        return self.recipe.config
 
     # ---------------------------------------------------------------------------------------- distribution
     def _make_strategy(self, distribute):
@@ -379,144 +412,11 @@ class Trainer:
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
 
-    # ---------------------------------------------------------------------------------------- state
-    def _variables(self):
-        g, d = self.generator, self.discriminator
-        return (g.trainable_variables, g.non_trainable_variables, d.trainable_variables,
-                d.non_trainable_variables, self.g_optimizer.variables, self.d_optimizer.variables)
-
-    def _pull(self):
-        """The training state as arrays, read from the Keras variables."""
-        from keras import ops
-
-        if self.backend != "jax":   # TensorFlow: the variables are the state (read afresh, also inside a graph)
-            return tuple([ops.convert_to_tensor(v.value) for v in group] for group in self._variables())
-        if self._state is None:
-            self._state = tuple([ops.convert_to_tensor(ops.copy(v.value)) for v in group]
-                                for group in self._variables())
-        return self._state
-
-    def _push(self) -> None:
-        """Writes the training state back into the Keras variables (before saving, exporting, predicting)."""
-        if self._state is None:
-            return
-        for group, values in zip(self._variables(), self._state):
-            for variable, value in zip(group, values):
-                variable.assign(value)
-        self._state = None
-
     def sync(self) -> None:
         """Makes ``generator`` / ``discriminator`` (and the optimizers) hold the latest weights."""
-        self._push()
+        self.core.sync()
 
     # ---------------------------------------------------------------------------------------- the step
-    def _gradients(self, state, batch):
-        """Loss values and gradients of both networks at ``state`` for one batch (or one replica's slice)."""
-        from keras import ops
-
-        from colorlab import losses
-
-        g_tv, g_ntv, d_tv, d_ntv = state[:4]
-        target_l = batch["target_l"]
-        target_ab = batch["target_ab"]
-        reference_lab = batch["reference_lab"]
-        labels = batch["label"]
-        generator, discriminator = self.generator, self.discriminator
-
-        def generator_loss(params):
-            outputs, new_g_ntv = generator.stateless_call(params, g_ntv, [target_l, reference_lab], training=True)
-            outputs = {key: ops.cast(value, "float32") for key, value in outputs.items()}
-            fake_logits, _ = discriminator.stateless_call(d_tv, d_ntv, [target_l, outputs["ab"]], training=False)
-            total, terms = losses.generator_loss(outputs, target_ab, reference_lab[..., 1:], labels,
-                                                 ops.cast(fake_logits, "float32"), self.loss_weights,
-                                                 adversarial_kind=self.adversarial_kind)
-            return total, (terms, outputs["ab"], new_g_ntv)
-
-        (g_total, (terms, fake_ab, new_g_ntv)), g_grads = _grad_fn(generator_loss, list(g_tv))
-        fake_ab = ops.stop_gradient(fake_ab)
-        n = ops.shape(target_l)[0]
-        pair = ops.concatenate([ops.concatenate([target_l, target_ab], axis=-1),
-                                ops.concatenate([target_l, fake_ab], axis=-1)], axis=0)
-
-        def discriminator_loss(params):
-            logits, new_d_ntv = discriminator.stateless_call(params, d_ntv, pair, training=True)
-            logits = ops.cast(logits, "float32")
-            return losses.discriminator_loss(logits[:n], logits[n:], self.adversarial_kind), new_d_ntv
-
-        (d_loss, new_d_ntv), d_grads = _grad_fn(discriminator_loss, list(d_tv))
-        metrics = {"loss": g_total, **{name: ops.cast(value, "float32") for name, value in terms.items()},
-                   "d_loss": d_loss}
-        return list(g_grads), list(d_grads), list(new_g_ntv), list(new_d_ntv), metrics
-
-    def _apply(self, state, g_grads, d_grads, new_g_ntv, new_d_ntv):
-        g_tv, _, d_tv, _, g_ov, d_ov = state
-        new_g_tv, new_g_ov = self.g_optimizer.stateless_apply(list(g_ov), g_grads, list(g_tv))
-        new_d_tv, new_d_ov = self.d_optimizer.stateless_apply(list(d_ov), d_grads, list(d_tv))
-        return (list(new_g_tv), new_g_ntv, list(new_d_tv), new_d_ntv, list(new_g_ov), list(new_d_ov))
-
-    def _replica_gradients(self, state, batch):
-        """Under a tf.distribute strategy: gradients of each replica's slice, averaged over the replicas."""
-        import tensorflow as tf
-
-        strategy = self.strategy
-        n = int(batch["target_l"].shape[0])
-        if n % self.replicas:
-            raise ConfigError(f"Trainer: a batch of {n} cannot be split over {self.replicas} replicas; use a "
-                              f"batch size that is a multiple of {self.replicas} (and drop_remainder=True)")
-        per = n // self.replicas
-
-        def replica_fn(state, batch):
-            index = tf.distribute.get_replica_context().replica_id_in_sync_group
-            shard = {key: value[index * per:(index + 1) * per] for key, value in batch.items()}
-            return self._gradients(state, shard)
-
-        results = strategy.run(replica_fn, args=(state, batch))
-        mean = tf.distribute.ReduceOp.MEAN
-        g_grads, d_grads, _, _, metrics = strategy.reduce(
-            mean, (results[0], results[1], [], [], results[4]), axis=None)
-        # The power-iteration vectors depend on the weights only (not the data): every replica has the same ones.
-        first = lambda values: [strategy.experimental_local_results(v)[0] for v in values]  # noqa: E731
-        return list(g_grads), list(d_grads), first(results[2]), first(results[3]), metrics
-
-    def _train_step(self, state, batch):
-        """JAX: the pure step ``(state, batch) -> (new state, losses)``."""
-        g_grads, d_grads, new_g_ntv, new_d_ntv, metrics = self._gradients(state, batch)
-        return self._apply(state, g_grads, d_grads, new_g_ntv, new_d_ntv), metrics
-
-    def _tf_train_step(self, batch):
-        """TensorFlow: the same step, but the optimizers update the variables in place.
-
-        Keras 3.15 refuses ``optimizer.stateless_apply`` on TensorFlow (it would not mix with tf.distribute), so
-        here the state is read from the variables, the gradients come from the same stateless
-        :meth:`_gradients`, and ``optimizer.apply`` writes the new weights.
-        """
-        state = self._pull()
-        if self.strategy is None:
-            g_grads, d_grads, new_g_ntv, new_d_ntv, metrics = self._gradients(state, batch)
-        else:
-            g_grads, d_grads, new_g_ntv, new_d_ntv, metrics = self._replica_gradients(state, batch)
-        self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
-        self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
-        for variables, values in ((self.generator.non_trainable_variables, new_g_ntv),
-                                  (self.discriminator.non_trainable_variables, new_d_ntv)):
-            for variable, value in zip(variables, values):
-                variable.assign(value)
-        return metrics
-
-    def _compiled(self):
-        if self._step_fn is None:
-            if self.backend == "jax":
-                import jax
-
-                self._step_fn = jax.jit(self._train_step)
-            elif self.compile:
-                import tensorflow as tf
-
-                self._step_fn = tf.function(self._tf_train_step, reduce_retracing=True)
-            else:
-                self._step_fn = self._tf_train_step
-        return self._step_fn
-
     @staticmethod
     def _batch_dict(batch) -> dict:
         """``(inputs, targets)`` from a PairDataset (or one dict) -> one dict of arrays."""
@@ -548,11 +448,7 @@ class Trainer:
         return {key: float(_to_numpy(value)) for key, value in metrics.items()}
 
     def _run_step(self, batch: dict):
-        if self.backend == "jax":
-            new_state, metrics = self._compiled()(self._pull(), batch)
-            self._state = tuple(list(group) for group in new_state)
-        else:
-            metrics = self._compiled()(batch)
+        metrics, _ = self.core.run(batch)
         self.step += 1
         return metrics
 
@@ -564,16 +460,16 @@ class Trainer:
             ``trainable_variables``, and the losses as floats.
         """
         batch = self._batch_dict(batch)
-        state = self._pull()
-        if self.strategy is None:
-            g, d, _, _, metrics = self._gradients(state, batch)
-        else:
-            import tensorflow as tf
+        if self._gradients_fn is None:
+            self._gradients_fn = self.core.gradients
+            if self.core.strategy is not None:
+                import tensorflow as tf
 
-            replica_gradients = tf.function(self._replica_gradients) if self.compile else self._replica_gradients
-            g, d, _, _, metrics = replica_gradients(state, batch)
-        return ([_to_numpy(x) for x in g], [_to_numpy(x) for x in d],
-                {key: float(_to_numpy(value)) for key, value in metrics.items()})
+                mirrored = self.core.mirrored_gradients
+                self._gradients_fn = tf.function(mirrored) if self.core.compile else mirrored
+        result = self._gradients_fn(self.core.state(), batch)
+        return ([_to_numpy(x) for x in result.generator], [_to_numpy(x) for x in result.discriminator],
+                {key: float(_to_numpy(value)) for key, value in result.losses.items()})
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, dataset, steps: int) -> list[dict]:
@@ -591,11 +487,21 @@ class Trainer:
         Returns:
             The rows logged during this call (each a dict with :data:`METRIC_COLUMNS` keys present).
 
-        Writes a checkpoint every ``checkpoint_every`` steps and one at the end.
+        Writes the recipe to ``out_dir/run.json`` when the run starts (step 0), a checkpoint every
+        ``checkpoint_every`` steps and one at the end.
+
+        Raises:
+            ConfigError: the dataset's ``batch_size``, ``mode_ratio`` or ``seed`` is not the recipe's.
         """
         steps = _check_int("steps", steps)
         if not (hasattr(dataset, "batch") and hasattr(dataset, "__len__")):
             raise ConfigError("Trainer.fit needs a PairDataset (or an object with len() and batch(index, epoch))")
+        differ = [f"{field} {getattr(dataset, field)!r} (recipe: {getattr(self.recipe, field)!r})"
+                  for field in ("batch_size", "mode_ratio", "seed")
+                  if hasattr(dataset, field) and getattr(dataset, field) != getattr(self.recipe, field)]
+        if differ:
+            raise ConfigError(f"Trainer.fit: the dataset does not follow the training recipe: {', '.join(differ)}; "
+                              "build it with the recipe's batch_size, mode_ratio and seed")
         per_epoch = len(dataset)
         if per_epoch < 1:
             raise ConfigError("Trainer.fit: the dataset has no batches")
@@ -604,6 +510,8 @@ class Trainer:
         from tqdm.auto import tqdm
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.step == 0 or not (self.out_dir / "run.json").is_file():
+            write_json(self.out_dir / "run.json", self.recipe.to_dict())
         rows: list[dict] = []
         window: list[dict] = []
         images = 0
@@ -639,8 +547,6 @@ class Trainer:
                     self.save_checkpoint()
                 bar.update(1)
         bar.close()
-        if self._summary_writer is not None:
-            self._summary_writer.flush()
         return rows
 
     # ---------------------------------------------------------------------------------------- logging
@@ -657,29 +563,19 @@ class Trainer:
             writer.writerow({key: row.get(key, "") for key in METRIC_COLUMNS})
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
-        writer = self._tensorboard()
-        if writer is not None:
-            with writer.as_default(step=self.step):
-                for key, value in means.items():
-                    _tb_scalar(("generator/" + key) if key not in ("loss", "d_loss") else key, value, self.step)
-                _tb_scalar("img_per_s", img_per_s, self.step)
+        events = self._event_writer()
+        for key, value in means.items():
+            events.scalar(("generator/" + key) if key not in ("loss", "d_loss") else key, value, self.step)
+        events.scalar("img_per_s", img_per_s, self.step)
         return row
 
-    def _tensorboard(self):
-        """A ``tf.summary`` writer on ``out_dir/tensorboard``, or None when TensorFlow cannot be imported."""
-        if self._summary_writer is None:
-            try:
-                import tensorflow as tf
-            except ImportError:
-                self._summary_writer = False
-            else:
-                if self.backend != "tensorflow":
-                    # Only the log writer uses TensorFlow here: keep it off the GPU, which JAX owns (otherwise
-                    # TensorFlow would reserve most of the GPU's memory for itself).
-                    with contextlib.suppress(RuntimeError):   # raised when TF's devices are already set up
-                        tf.config.set_visible_devices([], "GPU")
-                self._summary_writer = tf.summary.create_file_writer(str(self.out_dir / "tensorboard"))
-        return self._summary_writer or None
+    def _event_writer(self):
+        """The TensorBoard writer on ``out_dir/tensorboard`` (one event file per trainer, opened when first used)."""
+        from colorlab.events import EventWriter
+
+        if self._events is None:
+            self._events = EventWriter(self.out_dir / "tensorboard")
+        return self._events
 
     def predict_ab(self, target_l, reference_lab) -> np.ndarray:
         """The generator's ab (model units) for a batch, at the latest weights, as float32 NumPy."""
@@ -695,7 +591,7 @@ class Trainer:
                     return outputs["ab"]
 
                 self._predict_fn = jax.jit(predict)
-            state = self._pull()
+            state = self.core.state()
             return _to_numpy(self._predict_fn(state[0], state[1], target_l, reference_lab)).astype(np.float32)
         outputs = self.generator([target_l, reference_lab], training=False)
         return _to_numpy(outputs["ab"]).astype(np.float32)
@@ -711,22 +607,20 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step_{self.step:08d}.png"
         pixels = np.round(grid * 255.0).astype(np.uint8)
-        _write_atomic(path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"))
-        writer = self._tensorboard()
-        if writer is not None:
-            with writer.as_default(step=self.step):
-                _tb_image("gray | output | reference | ground truth", pixels, self.step)
+        write_atomic(path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"))
+        self._event_writer().image("gray | output | reference | ground truth", pixels, self.step)
         return path
 
     # ---------------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> pathlib.Path:
-        """Writes ``out_dir/checkpoints/step_NNNNNNNN/`` atomically and keeps the last two; returns its path."""
-        self._push()
+        """Writes ``out_dir/checkpoints/step_NNNNNNNN/`` atomically (:func:`colorlab.files.write_folder`) and keeps
+        the last two; returns its path."""
+        self.core.sync()
         folder = self.out_dir / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{_CHECKPOINT_PREFIX}{self.step:08d}"
-        temporary = pathlib.Path(tempfile.mkdtemp(dir=folder, prefix=f".{final.name}."))
-        try:
+
+        def write(temporary: pathlib.Path) -> None:
             self.generator.save_weights(temporary / "generator.weights.h5")
             self.discriminator.save_weights(temporary / "discriminator.weights.h5")
             arrays = {}
@@ -734,15 +628,12 @@ class Trainer:
                 for index, variable in enumerate(optimizer.variables):
                     arrays[f"{prefix}_{index:05d}"] = _to_numpy(variable.value)
             np.savez(temporary / "optimizers.npz", **arrays)
-            state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index, "seed": self.seed,
+            state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
+                     "seed": self.recipe.seed,
                      "backend": self.backend, "precision": self.precision, "config": self.config.to_dict()}
             (temporary / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(temporary, final)
-        except BaseException:
-            shutil.rmtree(temporary, ignore_errors=True)
-            raise
+
+        write_folder(final, write)
         for old in list_checkpoints(self.out_dir)[:-_KEEP]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -754,6 +645,7 @@ class Trainer:
             The restored step, or 0 when ``checkpoint`` is None and ``out_dir`` has no checkpoint (nothing done).
 
         Raises:
+            ConfigError: ``out_dir/run.json`` holds another recipe (the message names each difference).
             CheckpointError: the checkpoint is missing or incomplete, or was written for another config.
         """
         if checkpoint is None:
@@ -761,6 +653,7 @@ class Trainer:
             if not found:
                 return 0
             checkpoint = found[-1]
+        self._check_recipe()
         path = pathlib.Path(checkpoint)
         names = ("state.json", "generator.weights.h5", "discriminator.weights.h5", "optimizers.npz")
         missing = [name for name in names if not (path / name).is_file()]
@@ -773,7 +666,7 @@ class Trainer:
         if state.get("config") != self.config.to_dict():
             raise CheckpointError(f"{path}: written for config {state.get('config', {}).get('name')!r} with other "
                                   f"settings than this trainer's {self.config.name!r}")
-        self._state = None
+        self.core.sync()
         try:
             self.generator.load_weights(path / "generator.weights.h5")
             self.discriminator.load_weights(path / "discriminator.weights.h5")
@@ -792,6 +685,20 @@ class Trainer:
         self._truncate_logs()
         return self.step
 
+    def _check_recipe(self) -> None:
+        """Raises ConfigError when ``out_dir/run.json`` records another recipe than this trainer's."""
+        path = self.out_dir / "run.json"
+        if not path.is_file():
+            return
+        try:
+            saved = TrainingRecipe.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, ValueError, TypeError) as error:   # ConfigError is a ValueError
+            raise ConfigError(f"{path}: not a readable training recipe ({' '.join(str(error).split())})") from None
+        changed = saved.differences(self.recipe)
+        if changed:
+            raise ConfigError(f"{self.out_dir} was started with other settings: {', '.join(changed)}; pass the same "
+                              "ones to resume it exactly")
+
     def load_generator(self, weights: str | os.PathLike) -> None:
         """Starts the generator from exported weights (fine-tuning), e.g. the demo weights or a run's export.
 
@@ -807,13 +714,13 @@ class Trainer:
         Raises:
             CheckpointError: the file is missing, was written for a generator of another shape, or does not load.
         """
-        from colorlab.inference import _read_config
+        from colorlab.models import read_config
 
         path = pathlib.Path(weights).expanduser()
         if not path.is_file():
             raise CheckpointError(f"{path}: no such weights file")
         try:
-            config = _read_config(path)
+            config = read_config(path)
         except ConfigError as error:
             raise CheckpointError(str(error)) from None
         theirs, ours = config.to_dict(), self.config.to_dict()
@@ -822,7 +729,7 @@ class Trainer:
         if differ:
             raise CheckpointError(f"{path}: written for a generator of config {config.name!r}, not this trainer's "
                                   f"{self.config.name!r}: {', '.join(differ)} (pass the same --config)")
-        self._push()
+        self.core.sync()
         try:
             self.generator.load_weights(path)
         except (ValueError, OSError) as error:
@@ -842,12 +749,11 @@ class Trainer:
                     writer.writeheader()
                     writer.writerows(rows)
 
-            _write_atomic(csv_path, write_csv)
+            write_atomic(csv_path, write_csv)
         if jsonl_path.exists():
             lines = [line for line in jsonl_path.read_text(encoding="utf-8").splitlines()
                      if line.strip() and json.loads(line).get("step", 0) <= self.step]
-            _write_atomic(jsonl_path, lambda t: pathlib.Path(t).write_text(
-                "".join(line + "\n" for line in lines), encoding="utf-8"))
+            write_text(jsonl_path, "".join(line + "\n" for line in lines))
 
     # ---------------------------------------------------------------------------------------- export
     def export_generator(self, path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
@@ -860,24 +766,13 @@ class Trainer:
         Returns:
             ``(weights_path, config_path)``; the JSON holds ``{"config": Gray2ColorConfig.to_dict()}``, the format
             :func:`colorlab.colorize` reads (``colorize(target, reference, weights=weights_path)``), on any backend.
+            Both are written atomically by :func:`colorlab.models.save_generator`.
+
+        Raises:
+            ConfigError: ``path`` does not end with ``.weights.h5``.
         """
-        path = pathlib.Path(path)
-        if not path.name.endswith(".weights.h5"):
-            raise ConfigError(f"export_generator: {path} must end with '.weights.h5' (Keras' weights format)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._push()
-        config_path = path.with_name(path.name[:-len(".weights.h5")] + ".json")
-        # Keras checks the suffix of the file name, so the temporary file keeps '.weights.h5'.
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".export.", suffix=".weights.h5")
-        os.close(handle)
-        os.remove(temporary)
-        try:
-            self.generator.save_weights(temporary)
-            os.replace(temporary, path)
-        finally:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-        _write_atomic(config_path, lambda t: pathlib.Path(t).write_text(
-            json.dumps({"config": self.config.to_dict()}, indent=1), encoding="utf-8"))
-        return path, config_path
+        from colorlab.models import save_generator
+
+        self.core.sync()
+        return save_generator(self.generator, path)
 

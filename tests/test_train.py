@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -54,6 +55,15 @@ def _env(**extra):
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
 
 
+# The command line on JAX, run through its entry point in a process that then names any TensorFlow module it loaded.
+_JAX_CLI_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from colorlab.cli import main
+    code = main(sys.argv[1:])
+    print(json.dumps({"tensorflow_modules": sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")}))
+    sys.exit(code)
+""")
+
 _REPLICA_SCRIPT = textwrap.dedent("""
     import json, sys
     import tensorflow as tf
@@ -91,8 +101,8 @@ def background(tree, tmp_path_factory):
     tf_env = _env(KERAS_BACKEND="tensorflow")
     commands = {
         # the command line, on JAX: two steps, a checkpoint after each (to compare), the exported generator
-        "jax_cli": ([sys.executable, "-m", "colorlab", "train", "--config", "tiny", "--data", str(tree), "--steps",
-                     "2", "--out", str(work / "jax_run"), "--batch-size", "2", "--log-every", "1",
+        "jax_cli": ([sys.executable, "-c", _JAX_CLI_SCRIPT, "train", "--config", "tiny", "--data", str(tree),
+                     "--steps", "2", "--out", str(work / "jax_run"), "--batch-size", "2", "--log-every", "1",
                      "--checkpoint-every", "1", "--image-every", "2"], jax_env),
         "replicas": ([sys.executable, "-c", _REPLICA_SCRIPT, str(tree), str(work / "replicas")], tf_env),
     }
@@ -120,8 +130,8 @@ def run(tree, tmp_path_factory, background):
     """One uninterrupted eager TensorFlow run of 4 steps (checkpoints at 2 and 4, logs every step)."""
     out = tmp_path_factory.mktemp("run")
     dataset = PairDataset(tree, "train", "tiny", batch_size=2, drop_remainder=True)
-    trainer = train.Trainer("tiny", out, checkpoint_every=2, log_every=1, image_every=2, compile=False,
-                            progress=False)
+    trainer = train.Trainer(train.TrainingRecipe("tiny", batch_size=2), out, checkpoint_every=2, log_every=1,
+                            image_every=2, compile=False, progress=False)
     initial = [np.array(w) for w in trainer.generator.get_weights()]
     rows = trainer.fit(dataset, 4)
     return {"trainer": trainer, "out": out, "rows": rows, "initial": initial, "dataset": dataset}
@@ -223,14 +233,17 @@ def test_checkpoints_keep_the_last_two_and_are_complete(run):
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(run, tmp_path):
     import shutil
 
-    # "Killed" after step 2: a fresh trainer (another seed, so its own weights differ) in a folder that holds the
-    # uninterrupted run's step-2 checkpoint and its logs of steps 1-3 (logged after the checkpoint, then lost).
+    # "Killed" after step 2: a fresh trainer that has taken a step of its own (so its weights and optimizer state
+    # differ) in a folder that holds the uninterrupted run's step-2 checkpoint, its recipe and its logs of steps 1-3
+    # (logged after the checkpoint, then lost).
     out = tmp_path / "resumed"
     shutil.copytree(run["out"] / "checkpoints" / "step_00000002", out / "checkpoints" / "step_00000002")
+    shutil.copy(run["out"] / "run.json", out / "run.json")
     lines = (run["out"] / "metrics.csv").read_text().splitlines()
     (out / "metrics.csv").write_text("\n".join(lines[:4]) + "\n")
-    resumed = train.Trainer("tiny", out, seed=5, checkpoint_every=2, log_every=1, image_every=0, compile=False,
-                            progress=False)
+    resumed = train.Trainer(train.TrainingRecipe("tiny", batch_size=2), out, checkpoint_every=2, log_every=1,
+                            image_every=0, compile=False, progress=False)
+    resumed.train_step(run["dataset"].batch(3, 1))
     assert resumed.restore() == 2
     assert (resumed.epoch, resumed.batch_index) == (0, 2)
     with open(out / "metrics.csv", newline="") as handle:  # the row of step 3 was dropped
@@ -246,7 +259,8 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(run, tmp_path):
 
 def test_restore_errors_and_mixed_precision(run, tmp_path):
     # bfloat16 arithmetic, float32 weights (what "auto" picks on a GPU), forced here on the CPU
-    fresh = train.Trainer("tiny", tmp_path / "empty", compile=False, progress=False, mixed_precision="mixed_bfloat16")
+    fresh = train.Trainer(train.TrainingRecipe("tiny", precision="mixed_bfloat16"), tmp_path / "empty", compile=False,
+                          progress=False)
     assert fresh.generator.dtype_policy.name == "mixed_bfloat16"
     assert all(w.dtype == np.float32 for w in fresh.generator.get_weights())
     import keras
@@ -261,24 +275,10 @@ def test_restore_errors_and_mixed_precision(run, tmp_path):
     assert fresh.restore() == 0  # nothing to resume: a no-op
     with pytest.raises(train.CheckpointError, match="missing"):
         fresh.restore(tmp_path / "nowhere")
-    fresh.config = fresh.config.replace(temperature=0.5)
+    fresh.recipe = fresh.recipe.replace(config=fresh.config.replace(temperature=0.5))
     with pytest.raises(train.CheckpointError, match="other settings"):
         fresh.restore(train.list_checkpoints(run["out"])[-1])
     assert issubclass(train.CheckpointError, ColorlabError)
-
-
-def test_grad_fn_matches_a_hand_computed_gradient():
-    from keras import ops
-
-    def loss(params):
-        x, y = params
-        return ops.sum(x * x) + 3.0 * ops.sum(y), "aux"
-
-    (value, aux), grads = train._grad_fn(loss, [ops.convert_to_tensor(np.array([1.0, -2.0], np.float32)),
-                                                ops.convert_to_tensor(np.array([0.5], np.float32))])
-    assert float(value) == pytest.approx(1.0 + 4.0 + 1.5) and aux == "aux"
-    np.testing.assert_allclose(np.asarray(grads[0]), [2.0, -4.0])  # d(x²)/dx = 2x
-    np.testing.assert_allclose(np.asarray(grads[1]), [3.0])
 
 
 def test_export_generator_round_trip(run, tmp_path):
@@ -294,15 +294,15 @@ def test_export_generator_round_trip(run, tmp_path):
     batch = run["dataset"].batch(0, 0)[0]
     np.testing.assert_array_equal(np.asarray(model(batch, training=False)["ab"]),
                                   trainer.predict_ab(batch["target_l"], batch["reference_lab"]))
-    from colorlab.inference import load_model   # colorize reads exactly what the trainer exports
-    assert load_model(weights).config == trainer.config
+    from colorlab.models import load_generator   # colorize reads exactly what the trainer exports
+    assert load_generator(weights).config == trainer.config
     with pytest.raises(ConfigError, match="weights.h5"):
         trainer.export_generator(tmp_path / "generator.h5")
 
 
 def test_load_generator_starts_a_new_run_from_exported_weights(run, tmp_path):
     weights, _ = run["trainer"].export_generator(tmp_path / "donor.weights.h5")
-    trainer = train.Trainer("tiny", tmp_path / "fine_tune", seed=5, compile=False, progress=False)
+    trainer = train.Trainer(train.TrainingRecipe("tiny", seed=5), tmp_path / "fine_tune", compile=False, progress=False)
     fresh_discriminator = [np.array(w) for w in trainer.discriminator.get_weights()]
     before = [np.array(w) for w in trainer.generator.get_weights()]
     donor = [np.array(w) for w in run["trainer"].generator.get_weights()]
@@ -330,7 +330,7 @@ def test_load_generator_starts_a_new_run_from_exported_weights(run, tmp_path):
 
 
 def test_cli_fine_tunes_and_resumes_only_with_the_same_settings(tree, run, tmp_path, capsys):
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     weights, _ = run["trainer"].export_generator(tmp_path / "donor.weights.h5")
     out = tmp_path / "fine_tune"
@@ -368,11 +368,49 @@ def test_bad_arguments_raise_config_errors(tmp_path):
     assert train.resolve_precision(False) == "float32"
     assert train.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
     with pytest.raises(ConfigError, match="learning_rate"):
-        train.Trainer("tiny", tmp_path, learning_rate=0)
+        train.TrainingRecipe("tiny", learning_rate=0)
     with pytest.raises(ConfigError, match="distribute"):
         train.Trainer("tiny", tmp_path, distribute="ring")
     with pytest.raises(ConfigError, match="unknown config"):
         train.Trainer("huge", tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------- the recipe
+def test_recipe_validates_round_trips_and_names_differences(tmp_path):
+    recipe = train.TrainingRecipe("tiny", batch_size=2, init=tmp_path / "donor.weights.h5")
+    assert recipe.config == get_config("tiny") and recipe.init == str(tmp_path / "donor.weights.h5")
+    assert train.TrainingRecipe.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
+    other = recipe.replace(mode_ratio=0.25, learning_rate=1e-3, init=None)
+    assert recipe.differences(other) == ["--learning-rate 0.0002 (now 0.001)", "--mode-ratio 0.5 (now 0.25)"]
+    assert recipe.differences(recipe.replace(config="laptop")) == ["--config tiny (now laptop)"]
+    assert recipe.differences(recipe.replace(config=get_config("tiny", temperature=0.5))) == [
+        "config.temperature 0.01 (now 0.5)"]
+    for bad, message in ((dict(batch_size=0), "--batch-size must be an integer >= 1"),
+                         (dict(mode_ratio=1.5), "--mode-ratio must lie in [0, 1]"),
+                         (dict(beta_1=1.0), "--beta-1 must lie in [0, 1)"),
+                         (dict(adversarial_kind="wgan"), "--adversarial-kind must be one of"),
+                         (dict(precision="float16"), "--precision must be one of"),
+                         (dict(config="huge"), "unknown config")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            train.TrainingRecipe(**{"config": "tiny", **bad})
+    with pytest.raises(ConfigError, match="unknown TrainingRecipe field"):
+        train.TrainingRecipe.from_dict({**recipe.to_dict(), "steps": 3})
+
+
+def test_run_json_is_the_recipe_and_a_resume_with_other_settings_is_refused(run, tmp_path):
+    recipe = run["trainer"].recipe
+    assert json.loads((run["out"] / "run.json").read_text()) == recipe.to_dict()
+    other = train.Trainer(recipe.replace(mode_ratio=0.25, learning_rate=1e-3), run["out"], compile=False,
+                          progress=False)
+    with pytest.raises(ConfigError, match=re.escape("other settings: --learning-rate 0.0002 (now 0.001), "
+                                                    "--mode-ratio 0.5 (now 0.25)")):
+        other.restore()
+    # fit takes batches from a dataset made with the recipe's batch size, pair mix and seed
+    dataset = PairDataset(run["dataset"].folder, "train", "tiny", batch_size=4, seed=1, drop_remainder=True)
+    fresh = train.Trainer(train.TrainingRecipe("tiny", batch_size=2), tmp_path / "fresh", compile=False,
+                          progress=False)
+    with pytest.raises(ConfigError, match=r"batch_size 4 \(recipe: 2\), seed 1 \(recipe: 0\)"):
+        fresh.fit(dataset, 1)
 
 
 # ----------------------------------------------------------------------------------------------- subprocesses
@@ -406,6 +444,15 @@ def test_cli_on_jax_trains_two_steps(background):
     assert all(np.array_equal(exported[k], second[k]) for k in second)
     assert json.loads((out / "generator.json").read_text())["config"]["name"] == "tiny"
     assert (out / "images" / "step_00000002.png").is_file()
+    # nothing on the JAX path imports TensorFlow: steps, checkpoints, logs, TensorBoard, images, export
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"tensorflow_modules": []}
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    events = event_accumulator.EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    assert [event.step for event in events.Scalars("loss")] == [1, 2]
+    assert [event.value for event in events.Scalars("loss")] == pytest.approx([float(r["loss"]) for r in rows])
+    image = events.Images("gray | output | reference | ground truth")[0]
+    assert (image.step, image.width, image.height) == (2, 4 * 32, 2 * 32)
 
 
 def test_cli_errors_are_one_line(tmp_path, run, capsys):
@@ -416,7 +463,7 @@ def test_cli_errors_are_one_line(tmp_path, run, capsys):
     assert result.stderr.strip().splitlines()[-1].startswith("colorlab: error: --data")
     assert "missing" in result.stderr and "Traceback" not in result.stderr
     # in-process from here (TensorFlow is loaded already): a run's folder is not trained over without --resume
-    from colorlab.__main__ import main
+    from colorlab.cli import main
 
     assert main(["train", "--config", "tiny", "--data", str(tmp_path), "--steps", "1", "--out",
                  str(run["out"])]) == 2
