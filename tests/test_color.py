@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backend import value_and_gradients
 from jaxrun import run_on_jax
 from skimage import color as skcolor
 
@@ -21,21 +22,8 @@ def _np(x):
 
 
 def _grad(fn, x):
-    """Gradient of ``fn(x)`` (a scalar) with respect to ``x`` on the current backend, as NumPy."""
-    x = ops.convert_to_tensor(np.asarray(x, dtype=np.float32))
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = fn(x)
-        return _np(tape.gradient(value, x))
-    if backend == "jax":
-        import jax
-
-        return _np(jax.grad(fn)(x))
-    pytest.skip(f"no gradient helper for backend {backend}")
+    """Gradient of ``fn(x)`` (a scalar) with respect to ``x`` on the current backend, as float64 NumPy."""
+    return _np(value_and_gradients(fn, x)[1][0])
 
 
 def _test_colours():

@@ -6,10 +6,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from backend import numpy, value_and_gradients
 from jaxrun import last_json, run_on_jax
 
 keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+from keras import ops  # noqa: E402
 
 from colorlab.errors import ConfigError  # noqa: E402
 from colorlab.models.discriminator import (NORMS, PatchDiscriminator, SpectralConv2D,  # noqa: E402
@@ -92,11 +93,8 @@ def test_pair_input_equals_concatenated_input_and_bad_inputs_raise():
 
 # ---- the receptive field, measured -------------------------------------------------------------------------------
 def _gradient_support(disc, shape, row, col):
-    x = tf.constant(_inputs(shape, seed=3))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        logit = disc(x, training=False)[0, row, col, 0]
-    grad = tape.gradient(logit, x).numpy()[0]
+    _, (grad,) = value_and_gradients(lambda x: disc(x, training=False)[0, row, col, 0], _inputs(shape, seed=3))
+    grad = grad[0]
     return np.any(grad != 0.0, axis=-1)  # (H, W): pixels this logit depends on
 
 
@@ -127,24 +125,27 @@ def test_instance_norm_lets_every_logit_see_the_whole_image():
 @pytest.mark.parametrize("norm", NORMS)
 def test_gradients_reach_every_trainable_weight(norm):
     disc = PatchDiscriminator(width=4, n_layers=2, norm=norm)
-    x = tf.constant(_inputs((2, 24, 24, 3)))
+    x = _inputs((2, 24, 24, 3))
     disc(x)
     n_convs = 4
     assert len([w for w in disc.trainable_weights if "kernel" in w.path]) == n_convs
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(tf.square(disc(x, training=True) - 1.0))
-    grads = tape.gradient(loss, disc.trainable_weights)
+    frozen = [v.value for v in disc.non_trainable_variables]
+
+    def loss(*trainable):
+        logits, _ = disc.stateless_call(list(trainable), frozen, x, training=True)
+        return ops.mean(ops.square(logits - 1.0))
+
+    _, grads = value_and_gradients(loss, *[numpy(w) for w in disc.trainable_variables])
+    assert len(grads) == len(disc.trainable_weights)
     for weight, grad in zip(disc.trainable_weights, grads):
-        assert grad is not None, weight.path
-        grad = np.asarray(grad)
         assert np.all(np.isfinite(grad)) and np.any(grad != 0), weight.path
 
 
 def test_init_is_pix2pix_normal_002():
     disc = PatchDiscriminator(width=16, n_layers=2, norm="none")
     disc(_inputs((1, 24, 24, 3)))
-    kernels = np.concatenate([np.ravel(w.numpy()) for w in disc.trainable_weights if "kernel" in w.path])
-    biases = np.concatenate([np.ravel(w.numpy()) for w in disc.trainable_weights if "bias" in w.path])
+    kernels = np.concatenate([np.ravel(numpy(w)) for w in disc.trainable_weights if "kernel" in w.path])
+    biases = np.concatenate([np.ravel(numpy(w)) for w in disc.trainable_weights if "bias" in w.path])
     assert abs(kernels.mean()) < 0.002 and 0.018 < kernels.std() < 0.022  # ~50k draws of N(0, 0.02)
     assert np.all(biases == 0)
 
@@ -155,19 +156,21 @@ def test_spectral_conv_sigma_converges_to_largest_singular_value():
     x = _inputs((1, 6, 6, 5))
     layer(x)
     assert SpectralConv2D.from_config(layer.get_config()).get_config() == layer.get_config()
-    matrix = layer.kernel.numpy().reshape(-1, 8)
+    matrix = numpy(layer.kernel).reshape(-1, 8)
     true_sigma = np.linalg.svd(matrix, compute_uv=False)[0]
-    u_before = layer.u.numpy().copy()
+    u_before = numpy(layer.u).copy()
     layer(x, training=False)
-    np.testing.assert_array_equal(layer.u.numpy(), u_before)  # inference leaves u alone
+    np.testing.assert_array_equal(numpy(layer.u), u_before)  # inference leaves u alone
     for _ in range(30):
         layer(x, training=True)  # one power-iteration step per training call
-    assert not np.allclose(layer.u.numpy(), u_before)
+    assert not np.allclose(numpy(layer.u), u_before)
     np.testing.assert_allclose(float(layer.sigma()), true_sigma, rtol=1e-3)
     normalised = matrix / float(layer.sigma())
     np.testing.assert_allclose(np.linalg.svd(normalised, compute_uv=False)[0], 1.0, rtol=1e-3)
-    # The layer computes conv(x, K / sigma) + b (b = 0 at init).
-    expected = tf.nn.conv2d(x, layer.kernel.numpy() / float(layer.sigma()), 1, "VALID").numpy()
+    # The layer computes conv(x, K / sigma) + b (b = 0 at init); the convolution here is NumPy's, window by window.
+    kernel = numpy(layer.kernel) / float(layer.sigma())                    # (3, 3, 5, 8)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))   # (1, 4, 4, 5, 3, 3)
+    expected = np.einsum("nhwcij,ijco->nhwo", windows, kernel)
     np.testing.assert_allclose(layer(x, training=False), expected, rtol=1e-4, atol=1e-5)
 
 
@@ -176,7 +179,7 @@ def test_spectral_conv_sigma_converges_to_largest_singular_value():
 def test_get_config_round_trip_and_weights_file(norm, tmp_path):
     disc = PatchDiscriminator(width=4, n_layers=2, norm=norm, name="d")
     x = _inputs((1, 24, 20, 3))
-    expected = disc(x).numpy()
+    expected = numpy(disc(x))
     config = disc.get_config()
     assert {k: config[k] for k in ("width", "n_layers", "norm", "kernel_size")} == \
         {"width": 4, "n_layers": 2, "norm": norm, "kernel_size": 4}
@@ -218,7 +221,7 @@ def test_same_logits_and_a_training_step_on_jax(tmp_path):
     disc = PatchDiscriminator(width=4, n_layers=1, norm="spectral")
     x = _inputs((2, 20, 18, 3))
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "tf.npy", disc(x).numpy())
+    np.save(tmp_path / "tf.npy", numpy(disc(x)))
     disc.save_weights(tmp_path / "d.weights.h5")
     script = textwrap.dedent(f"""
         import json, numpy as np, jax, keras

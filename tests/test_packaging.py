@@ -91,6 +91,33 @@ def test_ci_runs_the_readme_commands():
     assert test in ci
 
 
+def _requirement_names(requirements, extras):
+    """Project names a list of requirements asks for, following self-references (``colorlab[a,b]``) into extras."""
+    names = set()
+    for requirement in requirements:
+        name, _, rest = requirement.partition("[")
+        name = re.split(r"[<>=!; ]", name, maxsplit=1)[0].lower()
+        if name == "colorlab":
+            for extra in rest.split("]")[0].split(","):
+                names |= _requirement_names(extras[extra.strip()], extras)
+        else:
+            names.add(name)
+    return names
+
+
+def test_the_jax_extra_installs_no_tensorflow_and_the_readme_install_does():
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    jax_install = _requirement_names(project["dependencies"] + extras["jax"] + extras["video"] + extras["test"], extras)
+    assert "jax" in jax_install and "keras" in jax_install
+    assert not {name for name in jax_install if name.startswith("tensor")}, jax_install
+    readme_install = _requirement_names(project["dependencies"] + extras["notebooks"] + extras["video"]
+                                        + extras["dev"], extras)
+    assert {"tensorflow", "tensorflow-datasets", "jax", "nbval"} <= readme_install
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install -e ".[jax,video,test]"' in ci and "KERAS_BACKEND=jax" in ci
+
+
 def test_every_notebook_has_a_quick_mode_parameters_cell():
     import json
 
