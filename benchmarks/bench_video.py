@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     samples = {p.name: p for p in sample_paths()}
     photo, reference_path = samples["lake_1.jpg"], samples["lake_2.jpg"]
     global COMPILED, CALL
-    COMPILED = video._compiled_call_repeats()   # the model call FrameColorizer makes on this backend
+    COMPILED = video.compiled_call_repeats()   # the model call FrameColorizer makes on this backend
     CALL = "compiled" if COMPILED else "eager"
     n, repeats, k = args.frames, args.repeats, args.baseline_frames
     W = video.TEMPORAL_WEIGHT
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
 
         def model_stage(batch):
             return lambda: np.concatenate([
-                colorizers[batch].predict_ab(video._pad(l_small[s:s + batch], batch), reference,
+                colorizers[batch].predict_ab(video.pad_batch(l_small[s:s + batch], batch), reference,
                                              compiled=COMPILED)[:len(l_small[s:s + batch])]
                 for s in range(0, n, batch)])
 

@@ -43,7 +43,7 @@ kept": Matroska cannot store negative times, so when the audio starts before 0, 
 Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with the propagation
 state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from the last finished
 segment when run again with the same arguments: no frame is lost or written twice, and the frames are exactly those
-of an uninterrupted run (the model call repeats bit for bit, see :func:`_compiled_call_repeats`). The output file
+of an uninterrupted run (the model call repeats bit for bit, see :func:`compiled_call_repeats`). The output file
 appears only at the end (atomic rename); nothing existing is overwritten without ``overwrite=True``.
 
 ``colorlab.colorize_video`` is this module's :func:`colorize_video`, resolved lazily (``import colorlab`` stays
@@ -75,7 +75,7 @@ from colorlab.files import create_temporary, move_into_place, write_atomic, writ
 __all__ = ["colorize_video", "colorize_frames", "probe_video", "read_frames", "write_frames", "synthetic_clip",
            "evaluate_clip", "TemporalPropagation", "FrameColorizer", "FrameStats", "VideoInfo", "VideoResult",
            "TEMPORAL_WEIGHT", "CONSISTENCY_SIGMA", "CUT_THRESHOLD", "SEGMENT_FRAMES", "DEFAULT_CRF",
-           "OUTPUT_FORMATS"]
+           "OUTPUT_FORMATS", "compiled_call_repeats", "pad_batch"]
 
 #: Weight ``w`` of the colours carried forward by the flow (0 = per-frame colorization, below 1 so the model
 #: always pulls towards the reference). Ours: with c ~ 1 a colour error decays as 0.85**t, half-life ~4 frames,
@@ -507,9 +507,9 @@ class FrameColorizer:
 
         l_full, l_small = zip(*pool.map(lightness, frames))
         l_small = np.stack(l_small)                                                    # (B, h, w)
-        compiled = _compiled_call_repeats()
+        compiled = compiled_call_repeats()
         ab_model = np.concatenate([  # batches of exactly batch_size (the last one padded with its last frame)
-            colorizer.predict_ab(_pad(l_small[start:start + self.batch_size], self.batch_size), self._reference,
+            colorizer.predict_ab(pad_batch(l_small[start:start + self.batch_size], self.batch_size), self._reference,
                                  compiled=compiled)[:len(l_small[start:start + self.batch_size])]
             for start in range(0, len(l_small), self.batch_size)])                 # (B, h, w, 2)
         blended, stats = zip(*(self.propagation(l, ab) for l, ab in zip(l_small, ab_model)))   # in order
@@ -533,7 +533,7 @@ def _pool():
     return _POOL
 
 
-def _compiled_call_repeats() -> bool:
+def compiled_call_repeats() -> bool:
     """Whether the backend's compiled model call gives the same bits on every call, so it can colour videos.
 
     A resumed job must produce the frames of an uninterrupted one, and the propagation carries any difference
@@ -545,7 +545,7 @@ def _compiled_call_repeats() -> bool:
     return keras.backend.backend() != "tensorflow"
 
 
-def _pad(batch: np.ndarray, size: int) -> np.ndarray:
+def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
     """Repeats the last item of ``batch`` (B, ...) until it holds ``size`` items."""
     if len(batch) >= size:
         return batch
