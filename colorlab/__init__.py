@@ -11,8 +11,8 @@ from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadE
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "cie", "color", "course", "data", "events", "exercises", "files", "inference", "io",
-               "losses", "metrics", "models", "packed", "places365", "step", "train", "video")
+_SUBMODULES = ("baselines", "cie", "color", "course", "data", "distribute", "events", "exercises", "files", "inference",
+               "io", "losses", "metrics", "models", "packed", "places365", "step", "train", "video")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
            "colorize", "colorize_video", *_SUBMODULES]

@@ -728,7 +728,7 @@ class _PairDataset:
         per_worker = None if self.cache_bytes is None else self.cache_bytes // self.processes
         return _PairDataset(self.folder, self.split, (self.size, self.reference_size), self.batch_size,
                             self.mode_ratio, self.seed, shuffle=self.shuffle, drop_remainder=self.drop_remainder,
-                            limit=len(self.items), threads=self.threads, cache_bytes=per_worker)
+                            limit=len(self.items), threads=self.threads, cache_bytes=per_worker, shard=self.shard)
 
     def close(self) -> None:
         """Stops the worker processes and the thread pool, if any (a later batch starts them again)."""

@@ -289,29 +289,29 @@ class GanStep:
                    "d_loss": d_loss}
         return StepGradients(list(g_grads), list(d_grads), list(new_g_ntv), list(new_d_ntv), metrics, fake_ab)
 
-    def mirrored_gradients(self, state, batch: dict, loss_weights=None) -> StepGradients:
-        """Under the ``strategy``: :meth:`gradients` of each replica's slice of the batch, averaged over replicas.
+    def mirrored_gradients(self, batch, loss_weights=None) -> StepGradients:
+        """Under the distribution's ``tf.distribute`` strategy: each replica's :meth:`gradients` of its slice of the
+        batch at the weights it holds, averaged over the replicas (all-reduce, across processes too).
 
-        The batch size must be a multiple of the number of replicas; ``ab`` is None.
+        Args:
+            batch: the global batch as :meth:`colorlab.distribute.Distribution.global_batch` makes it (each replica
+                holds its slice).
+            loss_weights: as :meth:`gradients`.
+
+        Returns:
+            :class:`StepGradients` whose ``ab`` is None.
         """
         import tensorflow as tf
 
-        strategy = self.strategy
-        replicas = int(strategy.num_replicas_in_sync)
-        n = int(batch["target_l"].shape[0])
-        if n % replicas:
-            raise ConfigError(f"a batch of {n} cannot be split over {replicas} replicas; use a batch size that is "
-                              f"a multiple of {replicas} (and drop_remainder=True)")
-        per = n // replicas
+        strategy = self.distribution.strategy
 
-        def replica_fn(state, batch):
-            index = tf.distribute.get_replica_context().replica_id_in_sync_group
-            shard = {key: value[index * per:(index + 1) * per] for key, value in batch.items()}
-            return tuple(self.gradients(state, shard, loss_weights))[:5]
+        def replica_fn(batch):
+            return tuple(self.gradients(self.state(), batch, loss_weights))[:5]
 
-        results = strategy.run(replica_fn, args=(state, batch))
-        g_grads, d_grads, _, _, metrics = strategy.reduce(tf.distribute.ReduceOp.MEAN,
-                                                          (results[0], results[1], [], [], results[4]), axis=None)
+        results = strategy.run(replica_fn, args=(batch,))
+        g_grads, d_grads, metrics = tf.nest.map_structure(
+            lambda value: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None),
+            (results[0], results[1], results[4]))
         # The power-iteration vectors depend on the weights only (not the data): every replica has the same ones.
         first = lambda values: [strategy.experimental_local_results(v)[0] for v in values]  # noqa: E731
         return StepGradients(list(g_grads), list(d_grads), first(results[2]), first(results[3]), metrics, None)
@@ -332,13 +332,14 @@ class GanStep:
     def train_step(self, batch: dict, loss_weights=None):
         """One step that updates the Keras variables in place; returns ``(losses, ab)``.
 
-        Reads the state from the variables, takes :meth:`gradients` (:meth:`mirrored_gradients` under a strategy),
-        then ``optimizer.apply`` writes the new weights. What ``tf.function`` compiles on TensorFlow; eagerly it
-        runs on any backend.
+        Reads the state from the variables, takes :meth:`gradients` (:meth:`mirrored_gradients` of a global batch
+        under a ``tf.distribute`` strategy), then ``optimizer.apply`` writes the new weights. What ``tf.function``
+        compiles on TensorFlow; eagerly it runs on any backend.
         """
-        state = self.state()
-        gradients = (self.gradients if self.strategy is None else self.mirrored_gradients)(state, batch,
-                                                                                            loss_weights)
+        if self.distribution.strategy is None:
+            gradients = self.gradients(self.state(), batch, loss_weights)
+        else:
+            gradients = self.mirrored_gradients(batch, loss_weights)
         self.g_optimizer.apply(gradients.generator, self.generator.trainable_variables)
         self.d_optimizer.apply(gradients.discriminator, self.discriminator.trainable_variables)
         for variables, values in ((self.generator.non_trainable_variables, gradients.generator_non_trainable),
@@ -351,7 +352,12 @@ class GanStep:
     def run(self, batch: dict, loss_weights=None):
         """One step, compiled for the backend (``jax.jit`` of :meth:`stateless_train_step`, ``tf.function`` of
         :meth:`train_step`, or eager :meth:`train_step` with ``compile=False``); returns ``(losses, ab)`` as
-        backend tensors. On JAX the new state stays in arrays until :meth:`sync`."""
+        backend tensors. On JAX the new state stays in arrays until :meth:`sync`.
+
+        ``batch`` is this process's rows of the global batch (all of it with one process); ``ab`` is None under a
+        ``tf.distribute`` strategy, and on JAX with several processes a global array of which this process holds
+        its rows."""
+        batch = self.distribution.global_batch(batch)
         if self._compiled is None:
             if self.backend == "jax":
                 import jax

@@ -19,6 +19,11 @@ pair mix and seed::
 
 The same from a shell: ``colorlab train --config course --data corpus --steps 20000 --out runs/course --resume``.
 
+On several devices or machines (``distribute="data-parallel"`` or ``"multi-worker"``, ``colorlab train
+--distribute ...``; :mod:`colorlab.distribute`) each device takes its slice of the global batch, the gradients are
+averaged over the whole batch, each process prepares only its rows (the dataset's ``shard``), and only the chief,
+process 0, writes run.json, checkpoints, logs, images and exports.
+
 The step is :class:`colorlab.step.GanStep` (its docstring says how the two gradients are taken and applied, on
 either backend). Adam with learning rate 2e-4 and β₁ = 0.5 for both networks is pix2pix's (Isola et al., 2017), a
 standard start for a conditional GAN (ours: the paper publishes no training code).
@@ -322,10 +327,14 @@ class Trainer:
             (``"tiny"``, ``"course"``, ``"paper"``) stands for ``TrainingRecipe(config)``.
         out_dir: the run's folder (created): run.json, checkpoints, metrics, TensorBoard logs, image grids.
         checkpoint_every, log_every, image_every: in steps (0 switches images off).
-        distribute: ``None`` (one device), ``"mirrored"`` (TensorFlow: ``tf.distribute.MirroredStrategy`` over
-            every logical GPU, or every logical CPU when there is no GPU) or a ``tf.distribute.Strategy``. Each
-            replica computes the gradients of its slice of the batch; they are averaged across replicas
-            (all-reduce) and applied once. The batch size must be a multiple of the number of replicas.
+        distribute: where the steps compute: a :class:`colorlab.distribute.Distribution` or the name of its mode
+            (``None`` or ``"none"``: one device; ``"data-parallel"``: every GPU of this machine, or every CPU device
+            when there is none; ``"multi-worker"``: several processes, told the cluster by environment variables;
+            see :mod:`colorlab.distribute`). Each device takes its slice of the global batch, the gradients are
+            averaged over the whole batch and applied once; the recipe's batch size must be a multiple of the
+            number of devices. With several processes, each feeds :meth:`fit` its own rows of every batch (the
+            dataset's ``shard``), only the chief (process 0) writes files, and every process restores from
+            ``out_dir``, which must be a folder they all see.
         compile: compile the step (``jax.jit`` / ``tf.function``). ``False`` runs it eagerly on TensorFlow: slower
             per step, but it skips the tracing (about 10 s for ``tiny`` on a 2-core CPU, measured), which wins for
             a handful of steps (tests, demos). JAX always compiles.
@@ -336,7 +345,7 @@ class Trainer:
         generator, discriminator: the Keras models (their variables are up to date after :meth:`fit`).
         g_optimizer, d_optimizer: their Adam optimizers. core: the :class:`colorlab.step.GanStep` they make.
         step: optimisation steps done. epoch, batch_index: where the next batch comes from.
-        precision: the dtype policy in use. replicas: number of replicas (1 without ``distribute``).
+        precision: the dtype policy in use. distribution: the :class:`colorlab.distribute.Distribution`.
 
     Raises:
         ConfigError: a bad argument, or a backend other than TensorFlow or JAX.
@@ -346,6 +355,7 @@ class Trainer:
                  image_every: int = 500, distribute=None, compile: bool = True, progress: bool = True):
         import keras
 
+        from colorlab.distribute import Distribution
         from colorlab.models import Gray2ColorConfig, PatchDiscriminator, build_gray2colornet
         from colorlab.step import GanStep, set_seed
 
@@ -364,24 +374,28 @@ class Trainer:
         self.checkpoint_every = _check_int("checkpoint_every", checkpoint_every)
         self.log_every = _check_int("log_every", log_every)
         self.image_every = _check_int("image_every", image_every, minimum=0)
+        # first: joining a cluster must come before the backend computes anything (resolve_precision asks it)
+        self.distribution = distribute if isinstance(distribute, Distribution) else Distribution(distribute or "none")
+        self.distribution.check_batch_size(recipe.batch_size)
         self.precision = resolve_precision(recipe.precision)
-        strategy = self._make_strategy(distribute)
-        self.replicas = 1 if strategy is None else int(strategy.num_replicas_in_sync)
         self.progress = bool(progress)
 
         config = recipe.config
         set_seed(recipe.seed)
-        with _dtype_policy(self.precision):
-            self.generator = build_gray2colornet(config)
-            self.discriminator = PatchDiscriminator.from_model_config(config)
-            self.discriminator(keras.KerasTensor((1, config.image_size, config.image_size, 3)))
-        self.g_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1, name="generator_adam")
-        self.d_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1,
-                                                 name="discriminator_adam")
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        with self.distribution.scope():   # replicated variables when distributed
+            with _dtype_policy(self.precision):
+                self.generator = build_gray2colornet(config)
+                self.discriminator = PatchDiscriminator.from_model_config(config)
+                self.discriminator(keras.KerasTensor((1, config.image_size, config.image_size, 3)))
+            self.g_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1,
+                                                     name="generator_adam")
+            self.d_optimizer = keras.optimizers.Adam(recipe.learning_rate, beta_1=recipe.beta_1,
+                                                     name="discriminator_adam")
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
         self.core = GanStep(self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
-                            config.loss_weights, recipe.adversarial_kind, compile=compile, strategy=strategy)
+                            config.loss_weights, recipe.adversarial_kind, compile=compile,
+                            distribution=self.distribution)
 
         self.step = 0
         self.epoch = 0
@@ -394,23 +408,6 @@ class Trainer:
     def config(self):
         """The model config (the recipe's)."""
         return self.recipe.config
-
-    # ---------------------------------------------------------------------------------------- distribution
-    def _make_strategy(self, distribute):
-        if distribute is None or distribute is False:
-            return None
-        if self.backend != "tensorflow":
-            raise ConfigError("Trainer: distribute needs the TensorFlow backend (tf.distribute); on JAX, one "
-                              "device per run (set KERAS_BACKEND=tensorflow to use several)")
-        import tensorflow as tf
-
-        if isinstance(distribute, tf.distribute.Strategy):
-            return distribute
-        if distribute != "mirrored":
-            raise ConfigError(f"Trainer: distribute must be None, 'mirrored' or a tf.distribute.Strategy, "
-                              f"got {distribute!r}")
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
 
     def sync(self) -> None:
         """Makes ``generator`` / ``discriminator`` (and the optimizers) hold the latest weights."""
@@ -455,19 +452,23 @@ class Trainer:
     def gradients(self, batch) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, float]]:
         """The gradients one step would apply (averaged over replicas when distributed), without applying them.
 
+        Args:
+            batch: as :meth:`train_step` (this process's rows of the global batch when distributed).
+
         Returns:
             ``(generator_grads, discriminator_grads, losses)``: NumPy arrays in the order of the models'
             ``trainable_variables``, and the losses as floats.
         """
-        batch = self._batch_dict(batch)
+        batch = self.distribution.global_batch(self._batch_dict(batch))
         if self._gradients_fn is None:
-            self._gradients_fn = self.core.gradients
-            if self.core.strategy is not None:
+            if self.distribution.strategy is None:
+                self._gradients_fn = lambda batch: self.core.gradients(self.core.state(), batch)
+            else:
                 import tensorflow as tf
 
                 mirrored = self.core.mirrored_gradients
                 self._gradients_fn = tf.function(mirrored) if self.core.compile else mirrored
-        result = self._gradients_fn(self.core.state(), batch)
+        result = self._gradients_fn(batch)
         return ([_to_numpy(x) for x in result.generator], [_to_numpy(x) for x in result.discriminator],
                 {key: float(_to_numpy(value)) for key, value in result.losses.items()})
 
@@ -482,16 +483,18 @@ class Trainer:
 
         Build the dataset with ``drop_remainder=True`` so that every step has the same batch shape: a smaller last
         batch of an epoch makes ``jax.jit`` / ``tf.function`` compile the step once more. The batch size must be a
-        multiple of the number of replicas when ``distribute`` is set.
+        multiple of the number of replicas when ``distribute`` is set, and with several processes each one's
+        dataset gives only its rows of every batch (``shard=trainer.distribution.shard``).
 
         Returns:
             The rows logged during this call (each a dict with :data:`METRIC_COLUMNS` keys present).
 
         Writes the recipe to ``out_dir/run.json`` when the run starts (step 0), a checkpoint every
-        ``checkpoint_every`` steps and one at the end.
+        ``checkpoint_every`` steps and one at the end (the chief only, when distributed).
 
         Raises:
-            ConfigError: the dataset's ``batch_size``, ``mode_ratio`` or ``seed`` is not the recipe's.
+            ConfigError: the dataset's ``batch_size``, ``mode_ratio`` or ``seed`` is not the recipe's, or its
+                ``shard`` not this process's.
         """
         steps = _check_int("steps", steps)
         if not (hasattr(dataset, "batch") and hasattr(dataset, "__len__")):
@@ -502,6 +505,11 @@ class Trainer:
         if differ:
             raise ConfigError(f"Trainer.fit: the dataset does not follow the training recipe: {', '.join(differ)}; "
                               "build it with the recipe's batch_size, mode_ratio and seed")
+        shard = getattr(dataset, "shard", (0, 1))
+        if shard != self.distribution.shard:
+            raise ConfigError(f"Trainer.fit: the dataset gives shard {shard} of every batch, but this is process "
+                              f"{self.distribution.process_index} of {self.distribution.process_count}: build it "
+                              "with shard=trainer.distribution.shard")
         per_epoch = len(dataset)
         if per_epoch < 1:
             raise ConfigError("Trainer.fit: the dataset has no batches")
@@ -509,14 +517,17 @@ class Trainer:
 
         from tqdm.auto import tqdm
 
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.step == 0 or not (self.out_dir / "run.json").is_file():
-            write_json(self.out_dir / "run.json", self.recipe.to_dict())
+        chief = self.distribution.is_chief
+        if chief:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if self.step == 0 or not (self.out_dir / "run.json").is_file():
+                write_json(self.out_dir / "run.json", self.recipe.to_dict())
         rows: list[dict] = []
         window: list[dict] = []
         images = 0
         started = window_start = time.perf_counter()
-        bar = tqdm(total=steps, desc="training", unit="step", disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(total=steps, desc="training", unit="step", disable=not (self.progress and chief),
+                   dynamic_ncols=True)
 
         def position(offset):
             index = self.batch_index + offset
@@ -530,7 +541,7 @@ class Trainer:
                 if count + 1 < steps:
                     upcoming = pool.submit(dataset.batch, *reversed(position(1)))
                 window.append(self._run_step(batch))
-                images += batch["target_l"].shape[0]
+                images += batch["target_l"].shape[0] * self.distribution.process_count
                 self.epoch, self.batch_index = position(1)
                 if hasattr(dataset, "set_epoch"):
                     dataset.set_epoch(self.epoch)
@@ -554,6 +565,8 @@ class Trainer:
         means = {key: float(np.mean([_to_numpy(m[key]) for m in window])) for key in window[-1]}
         row: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "batch": self.batch_index, **means,
                                "img_per_s": float(img_per_s), "elapsed_s": float(elapsed)}
+        if not self.distribution.is_chief:
+            return row
         csv_path = self.out_dir / "metrics.csv"
         new = not csv_path.exists()
         with open(csv_path, "a", newline="", encoding="utf-8") as handle:
@@ -578,7 +591,10 @@ class Trainer:
         return self._events
 
     def predict_ab(self, target_l, reference_lab) -> np.ndarray:
-        """The generator's ab (model units) for a batch, at the latest weights, as float32 NumPy."""
+        """The generator's ab (model units) for a batch, at the latest weights, as float32 NumPy.
+
+        Computed by this process alone, on one device, with its copy of the weights (distributed, every device holds
+        them all)."""
         target_l, reference_lab = np.asarray(target_l, np.float32), np.asarray(reference_lab, np.float32)
         if self.backend == "jax":   # compiled: op-by-op JAX is slow, and the state need not be written back
             if self._predict_fn is None:
@@ -591,21 +607,24 @@ class Trainer:
                     return outputs["ab"]
 
                 self._predict_fn = jax.jit(predict)
-            state = self.core.state()
-            return _to_numpy(self._predict_fn(state[0], state[1], target_l, reference_lab)).astype(np.float32)
+            g_tv, g_ntv = ([value.addressable_data(0) for value in group] for group in self.core.state()[:2])
+            return _to_numpy(self._predict_fn(g_tv, g_ntv, target_l, reference_lab)).astype(np.float32)
         outputs = self.generator([target_l, reference_lab], training=False)
         return _to_numpy(outputs["ab"]).astype(np.float32)
 
     def log_images(self, batch) -> pathlib.Path:
-        """Writes the :func:`image_grid` of a batch to ``out_dir/images/step_NNNNNNNN.png`` (and TensorBoard)."""
+        """Writes the :func:`image_grid` of a batch to ``out_dir/images/step_NNNNNNNN.png`` (and TensorBoard);
+        returns its path. Distributed, only the chief writes (the others return the path and do nothing)."""
         from PIL import Image
 
+        folder = self.out_dir / "images"
+        path = folder / f"step_{self.step:08d}.png"
+        if not self.distribution.is_chief:
+            return path
         batch = self._batch_dict(batch)
         grid = image_grid(batch["target_l"], self.predict_ab(batch["target_l"], batch["reference_lab"]),
                           batch["reference_lab"], batch["target_ab"])
-        folder = self.out_dir / "images"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"step_{self.step:08d}.png"
         pixels = np.round(grid * 255.0).astype(np.uint8)
         write_atomic(path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"))
         self._event_writer().image("gray | output | reference | ground truth", pixels, self.step)
@@ -614,11 +633,13 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> pathlib.Path:
         """Writes ``out_dir/checkpoints/step_NNNNNNNN/`` atomically (:func:`colorlab.files.write_folder`) and keeps
-        the last two; returns its path."""
+        the last two; returns its path. Distributed, every process calls it and only the chief writes."""
         self.core.sync()
         folder = self.out_dir / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{_CHECKPOINT_PREFIX}{self.step:08d}"
+        if not self.distribution.is_chief:
+            return final
+        folder.mkdir(parents=True, exist_ok=True)
 
         def write(temporary: pathlib.Path) -> None:
             self.generator.save_weights(temporary / "generator.weights.h5")
@@ -640,6 +661,8 @@ class Trainer:
 
     def restore(self, checkpoint: str | os.PathLike | None = None) -> int:
         """Loads a checkpoint (default: the latest in ``out_dir``): weights, optimizer state, step, data position.
+
+        Distributed, every process calls it, each reading the files (so ``out_dir`` must be a folder they all see).
 
         Returns:
             The restored step, or 0 when ``checkpoint`` is None and ``out_dir`` has no checkpoint (nothing done).
@@ -736,7 +759,10 @@ class Trainer:
             raise CheckpointError(f"{path}: the weights do not load ({' '.join(str(error).split())[:200]})") from None
 
     def _truncate_logs(self) -> None:
-        """Drops log rows after the restored step (a killed run may have logged past its last checkpoint)."""
+        """Drops log rows after the restored step (a killed run may have logged past its last checkpoint); the
+        chief's job."""
+        if not self.distribution.is_chief:
+            return
         csv_path, jsonl_path = self.out_dir / "metrics.csv", self.out_dir / "metrics.jsonl"
         if csv_path.exists():
             with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -766,13 +792,16 @@ class Trainer:
         Returns:
             ``(weights_path, config_path)``; the JSON holds ``{"config": Gray2ColorConfig.to_dict()}``, the format
             :func:`colorlab.colorize` reads (``colorize(target, reference, weights=weights_path)``), on any backend.
-            Both are written atomically by :func:`colorlab.models.save_generator`.
+            Both are written atomically by :func:`colorlab.models.save_generator`; distributed, by the chief only
+            (every process calls it and gets the paths).
 
         Raises:
             ConfigError: ``path`` does not end with ``.weights.h5``.
         """
-        from colorlab.models import save_generator
+        from colorlab.models import config_path_for, save_generator
 
         self.core.sync()
+        if not self.distribution.is_chief:
+            return pathlib.Path(path), config_path_for(path)
         return save_generator(self.generator, path)
 

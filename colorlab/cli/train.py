@@ -36,6 +36,14 @@ def add_parser(subparsers) -> None:
                         help="steps between image grids (0: none)")
     parser.add_argument("--eager", action="store_true",
                         help="TensorFlow: run the step uncompiled (skips tracing; quicker for a handful of steps)")
+    from colorlab.distribute import MODES   # names only: nothing heavy
+
+    parser.add_argument("--distribute", choices=MODES, default="none",
+                        help="none (default): one device; data-parallel: every GPU of this machine; multi-worker: "
+                             "one process of several (start the same command in each), told the cluster by "
+                             "KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID (JAX) or TF_CONFIG "
+                             "(TensorFlow). --batch-size is the global batch; process 0 writes --out, which every "
+                             "process must see to --resume")
     parser.set_defaults(func=run)
 
 
@@ -60,7 +68,14 @@ def run(args) -> int:
         raise ConfigError(f"--out {out}: exists and is not a folder")
 
     from colorlab.data import PairDataset, Places365Folder
+    from colorlab.distribute import Distribution
     from colorlab.train import Trainer, TrainingRecipe, list_checkpoints
+
+    distribution = Distribution(args.distribute)   # first: joins the other processes before anything computes
+
+    def say(text: str) -> None:   # one process speaks for the run
+        if distribution.is_chief:
+            print(text)
 
     recipe = TrainingRecipe(args.config, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, mode_ratio=args.mode_ratio, init=args.init)
@@ -78,20 +93,20 @@ def run(args) -> int:
     options = {"threads": threads, "processes": args.processes}   # the same batches whatever their values
     full = len(source.split("train")) >= recipe.batch_size   # every step a full batch (one compiled shape) if possible
     dataset = make(source, "train", recipe.config, batch_size=recipe.batch_size, seed=recipe.seed,
-                   drop_remainder=full, mode_ratio=recipe.mode_ratio, **options)
+                   drop_remainder=full, mode_ratio=recipe.mode_ratio, shard=distribution.shard, **options)
     trainer = Trainer(recipe, out, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                      image_every=args.image_every, compile=not args.eager)
+                      image_every=args.image_every, distribute=distribution, compile=not args.eager)
     if resuming:   # refuses a run.json with other settings, naming each
-        print(f"resumed from step {trainer.restore()}")
+        say(f"resumed from step {trainer.restore()}")
     else:
         if args.resume:
-            print(f"no checkpoint in {out}: starting from step 0")
+            say(f"no checkpoint in {out}: starting from step 0")
         if recipe.init is not None:
             trainer.load_generator(recipe.init)
-            print(f"generator starts from {args.init}")
+            say(f"generator starts from {args.init}")
     rows = trainer.fit(dataset, args.steps)
     dataset.close()   # its worker processes and threads
     weights, config_path = trainer.export_generator(out / "generator.weights.h5")
-    print(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "
-          f"generator weights in {weights} (config {config_path.name})")
+    say(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "
+        f"generator weights in {weights} (config {config_path.name})")
     return 0
