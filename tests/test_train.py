@@ -8,6 +8,7 @@ together at the beginning of the module and collected by the last tests, so they
 
 import collections
 import csv
+import importlib.util
 import json
 import os
 import pathlib
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -113,6 +115,8 @@ def background(tree, tmp_path_factory):
                      "--checkpoint-every", "1", "--image-every", "2"], jax_env),
         "replicas": ([sys.executable, "-c", _REPLICA_SCRIPT, str(tree), str(work / "replicas")], tf_env),
     }
+    if importlib.util.find_spec("tensorflow") is None:   # the TensorFlow-free job: no two-replica run
+        del commands["replicas"]
     processes = {name: subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True) for name, (command, env) in commands.items()}
     results = {}
@@ -192,8 +196,8 @@ def test_metrics_csv_and_jsonl(run):
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
 
 
-def test_tensorboard_events_and_image_grids(run):
-    import tensorflow as tf
+def test_tensorboard_events(run):
+    tf = pytest.importorskip("tensorflow")   # TensorFlow's own reader (the TensorFlow-free job has none)
 
     events = list((run["out"] / "tensorboard").glob("events.out.tfevents.*"))
     assert events
@@ -205,6 +209,11 @@ def test_tensorboard_events_and_image_grids(run):
     assert tags["loss"] == 4 and tags["d_loss"] == 4 and tags["generator/reconstruction"] == 4
     assert tags["img_per_s"] == 4
     assert tags["gray | output | reference | ground truth"] == 2  # steps 2 and 4
+
+
+def test_image_grids(run):
+    assert sorted(p.name for p in (run["out"] / "images").glob("*.png")) == ["step_00000002.png",
+                                                                             "step_00000004.png"]
     grid = np.asarray(Image.open(run["out"] / "images" / "step_00000004.png"))
     assert grid.shape == (2 * 32, 4 * 32, 3)  # 2 examples; gray | output | reference | ground truth
     gray = grid[:, :32].astype(int)
@@ -298,9 +307,16 @@ def test_export_generator_round_trip(run, tmp_path):
     assert config == trainer.config
     model = build_gray2colornet(config)
     model.load_weights(weights)
+    trainer.sync()
+    for exported, trained in zip(model.weights, trainer.generator.weights, strict=True):   # the same bits
+        assert exported.path == trained.path
+        np.testing.assert_array_equal(np.asarray(exported.value), np.asarray(trained.value))
     batch = run["dataset"].batch(0, 0)[0]
-    np.testing.assert_array_equal(np.asarray(model(batch, training=False)["ab"]),
-                                  trainer.predict_ab(batch["target_l"], batch["reference_lab"]))
+    # the same colours; on JAX, predict_ab is jit-compiled and XLA's fused kernels round otherwise than the eager
+    # call (measured 5e-7), on TensorFlow both are eager and agree exactly
+    atol = 0.0 if keras.backend.backend() == "tensorflow" else 1e-5
+    np.testing.assert_allclose(np.asarray(model(batch, training=False)["ab"]),
+                               trainer.predict_ab(batch["target_l"], batch["reference_lab"]), rtol=0, atol=atol)
     from colorlab.models import load_generator   # colorize reads exactly what the trainer exports
     assert load_generator(weights).config == trainer.config
     with pytest.raises(ConfigError, match="weights.h5"):
@@ -481,6 +497,7 @@ def test_cli_errors_are_one_line(tmp_path, run, capsys):
 
 
 def test_two_replicas_average_their_gradients(background):
+    pytest.importorskip("tensorflow")   # two logical CPUs under tf.distribute
     result = background("replicas")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
