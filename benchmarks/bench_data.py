@@ -118,7 +118,8 @@ def stages(folder, corpus, size: int) -> dict:
     import numpy as np
 
     from colorlab import io
-    from colorlab.data import augment_reference, normalised_lab, resize_and_crop
+    from colorlab.cie import normalised_lab
+    from colorlab.data import augment_reference, resize_and_crop
 
     paths = [p for p, _ in folder.split("train")[:64]]
     photos = [corpus.photo("train", k) for k in range(len(paths))]
@@ -203,7 +204,7 @@ def main(argv=None) -> int:
              f"running at the same time** (load average {load:.1f} at the start): rates are noisy, and two "
              "workers here compete with everything else for two cores. Short runs: one epoch from a fresh "
              f"dataset, {args.warm} warm-up epochs, then {args.epochs} timed. Packing the split took {pack_s:.1f} s "
-             f"({packed_path.stat().st_size / 2**20:.0f} MiB file). Lab conversion: `colorlab.data.normalised_lab` "
+             f"({packed_path.stat().st_size / 2**20:.0f} MiB file). Lab conversion: `colorlab.cie.normalised_lab` "
              "(NumPy, no Keras).", "",
              "| pipeline | parallelism | first epoch (img/s) | later epochs (img/s) | cores busy (main) | "
              "img/s per core | later vs folder, 1 thread | per core vs folder, 1 thread | vs target 3,000 img/s |",

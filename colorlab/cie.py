@@ -5,13 +5,15 @@ constants from here. This module is NumPy only, so metrics, baselines, inference
 conversions without importing Keras. Lab is CIELAB (D65, 2-degree observer), the matrix and white of
 scikit-image; sRGB values are floats in [0, 1] unless a name says 8 bits.
 
-Three families:
+Four families:
 
 * **Reference conversions**, float64: :func:`rgb_to_lab_np` / :func:`lab_to_rgb_np` (the twins of
   :func:`colorlab.color.rgb_to_lab` / :func:`colorlab.color.lab_to_rgb`; the tests check they agree),
   :func:`lightness` (L* of RGB or gray images, checked) and :func:`lab_to_rgb_keep_l` (Lab -> sRGB keeping L*
   exactly: out-of-gamut chroma is reduced towards gray). Evaluation needs no gradients, and float64 keeps
   CIEDE2000 and "L* is kept exactly" checks free of float32 rounding.
+* **Training batches**, float32: :func:`normalised_lab`, the model's normalised Lab computed per pixel, so a batch
+  is the same bits on any backend, thread or worker process. What :mod:`colorlab.data` uses.
 * **Whole photos**, the same float64 arithmetic in row blocks of about a megapixel (bounded memory at any size):
   :func:`image_lightness`, :func:`image_lab_to_rgb8`, :func:`is_colour`. What :func:`colorlab.colorize` uses.
 * **Video frames**, fast: float32 and 8-bit lookup tables, within one 8-bit step of the float64 path:
@@ -27,7 +29,7 @@ import numpy as np
 from colorlab.errors import ConfigError
 
 __all__ = ["D65_WHITE", "XYZ_FROM_RGB", "RGB_FROM_XYZ", "EPSILON", "KAPPA", "DELTA", "SRGB_IN_KNEE",
-           "SRGB_OUT_KNEE", "as_float64", "rgb_to_lab_np", "lab_to_rgb_np", "lightness", "lab_to_rgb_keep_l",
+           "SRGB_OUT_KNEE", "L_SCALE", "AB_SCALE", "as_float64", "normalised_lab", "rgb_to_lab_np", "lab_to_rgb_np", "lightness", "lab_to_rgb_keep_l",
            "image_lightness", "image_lab_to_rgb8", "is_colour", "frame_lightness", "lab_to_rgb8"]
 
 #: D65 reference white for the 2-degree observer, as in scikit-image (Y normalised to 1).
@@ -45,6 +47,10 @@ KAPPA = 24389.0 / 27.0      # CIE: (29/3)^3, slope of L = kappa * Y/Yn near blac
 DELTA = 6.0 / 29.0          # f(EPSILON) = DELTA
 SRGB_IN_KNEE = 0.04045      # sRGB encoded value where the transfer curve switches to the power law
 SRGB_OUT_KNEE = 0.0031308   # the same knee in linear light (0.04045 / 12.92)
+
+#: The model's Lab normalisation, from the official Gray2ColorNet code: ``L / 50 - 1`` and ``ab / 110``.
+L_SCALE = 50.0
+AB_SCALE = 110.0
 
 _WHITE = np.array(D65_WHITE)
 _CHUNK_PIXELS = 1 << 20     # whole-photo work is done in row blocks of about this many pixels
@@ -98,6 +104,60 @@ def rgb_to_lab_np(rgb) -> np.ndarray:
     f = np.where(t > EPSILON, np.cbrt(t), (KAPPA * t + 16.0) / 116.0)
     return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]),
                      200.0 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+#: Rows of the sRGB -> XYZ matrix divided by the white: linear RGB -> (X/Xn, Y/Yn, Z/Zn), float32.
+_T_FROM_RGB = (XYZ_FROM_RGB / _WHITE[:, None]).astype(np.float32)
+
+
+def normalised_lab(rgb) -> np.ndarray:
+    """sRGB in [0, 1] -> the model's normalised Lab ``(L/50 - 1, a/110, b/110)``, in float32 NumPy.
+
+    The formulas of :func:`colorlab.color.rgb_to_lab` and :func:`colorlab.color.normalize_lab` (the same matrix,
+    white and CIE constants, from :mod:`colorlab.cie`; the tests check they agree to 2e-6), written with NumPy so
+    that preparing a batch needs no Keras (worker processes import NumPy and Pillow only) and gives the same values
+    whatever the Keras backend. Every operation is elementwise (the 3 x 3 matrix is applied as sums of scaled
+    channels, not as a matrix product whose summation order may depend on the array), so a pixel's value does not
+    depend on what else is in the array: one photo or a whole batch, on any thread or worker process, the result is
+    the same bit for bit. Within 1e-6 of the float64 conversion (:func:`colorlab.cie.rgb_to_lab_np`).
+
+    Args:
+        rgb: ``(..., 3)`` float sRGB in [0, 1] (values outside are extrapolated, as in colorlab.color).
+
+    Returns:
+        float32 ``(..., 3)``: ``L/50 - 1`` in [-1, 1], ``a/110`` and ``b/110`` (sRGB colours land in about [-1, 1]).
+
+    Raises:
+        ConfigError: the last axis is not 3, or the values are not floats (divide 8-bit images by 255 first).
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim == 0 or rgb.shape[-1] != 3:
+        raise ConfigError(f"normalised_lab: rgb must have shape (..., 3), got {rgb.shape}")
+    if rgb.dtype.kind != "f":
+        raise ConfigError(f"normalised_lab: rgb must hold floats in [0, 1], got dtype {rgb.dtype}")
+    f32 = np.float32
+    planes = np.moveaxis(rgb.astype(np.float32, copy=False), -1, 0).copy()   # (3, ...), contiguous
+    linear = np.maximum(planes, f32(SRGB_IN_KNEE))                         # the sRGB transfer curve
+    linear += f32(0.055)
+    linear /= f32(1.055)
+    np.power(linear, f32(2.4), out=linear)
+    np.divide(planes, f32(12.92), out=linear, where=planes <= f32(SRGB_IN_KNEE))
+    t = np.empty_like(linear)                                              # X/Xn, Y/Yn, Z/Zn
+    for row in range(3):
+        np.multiply(linear[0], _T_FROM_RGB[row, 0], out=t[row])
+        t[row] += linear[1] * _T_FROM_RGB[row, 1]
+        t[row] += linear[2] * _T_FROM_RGB[row, 2]
+    f = np.maximum(t, f32(EPSILON))                                        # CIE f(t)
+    np.power(f, f32(1.0 / 3.0), out=f)
+    below = t <= f32(EPSILON)
+    t *= f32(KAPPA / 116.0)
+    t += f32(16.0 / 116.0)
+    np.copyto(f, t, where=below)
+    lab = np.empty(planes.shape[1:] + (3,), np.float32)
+    lab[..., 0] = f[1] * f32(116.0 / L_SCALE) - f32(16.0 / L_SCALE + 1.0)
+    lab[..., 1] = (f[0] - f[1]) * f32(500.0 / AB_SCALE)
+    lab[..., 2] = (f[1] - f[2]) * f32(200.0 / AB_SCALE)
+    return lab
 
 
 def lab_to_rgb_np(lab, clip=True) -> np.ndarray:

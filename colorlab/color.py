@@ -56,11 +56,7 @@ __all__ = [
     "soft_ab_histogram", "hard_ab_histogram",
 ]
 
-#: The model's Lab normalisation, from the official Gray2ColorNet code: ``L / 50 - 1`` and ``ab / 110``.
-L_SCALE = 50.0
-AB_SCALE = 110.0
-
-from colorlab.cie import D65_WHITE, RGB_FROM_XYZ, XYZ_FROM_RGB  # noqa: E402  (re-exported)
+from colorlab.cie import AB_SCALE, D65_WHITE, L_SCALE, RGB_FROM_XYZ, XYZ_FROM_RGB  # noqa: E402  (re-exported)
 from colorlab.cie import DELTA as _DELTA, EPSILON as _EPSILON, KAPPA as _KAPPA  # noqa: E402
 from colorlab.cie import SRGB_IN_KNEE as _SRGB_IN_KNEE, SRGB_OUT_KNEE as _SRGB_OUT_KNEE  # noqa: E402
 

@@ -27,7 +27,7 @@ has no other image to offer, so its targets always get ``"same"`` pairs.
 
 The model's normalisation (the official code's): ``target_l = L / 50 - 1`` in [-1, 1],
 ``target_ab = ab / 110``, ``reference_lab = (L / 50 - 1, a / 110, b / 110)``, computed by
-:func:`normalised_lab` (the formulas of :mod:`colorlab.color`, in NumPy). Resizing (ours): the shorter side is
+:func:`colorlab.cie.normalised_lab` (the formulas of :mod:`colorlab.color`, in NumPy). Resizing (ours): the shorter side is
 scaled to the working size and the centre is cropped, so photos are never distorted (the official test code scales
 the target's shorter side to 144 and crops 128, and resizes the reference to exactly 128 x 128, which distorts
 non-square references).
@@ -60,11 +60,11 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from colorlab.cie import D65_WHITE, EPSILON, KAPPA, SRGB_IN_KNEE, XYZ_FROM_RGB
+from colorlab.cie import normalised_lab
 from colorlab.errors import ColorlabError, ConfigError, DatasetError
 
 __all__ = ["DatasetError", "Places365Folder", "SPLITS", "MODES", "DEFAULT_CACHE_BYTES", "split_name", "make_pairs",
-           "augment_reference", "check_side", "resize_and_crop", "normalised_lab", "prepare_example", "PairDataset",
+           "augment_reference", "check_side", "resize_and_crop", "prepare_example", "PairDataset",
            "places365_tfds"]
 
 #: Split names :meth:`Places365Folder.split` accepts ("validation" is an alias of "val", TFDS's name).
@@ -394,68 +394,11 @@ def _resize_float(image: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
                      for c in range(image.shape[-1])], axis=-1)
 
 
-#: Rows of the sRGB -> XYZ matrix divided by the white: linear RGB -> (X/Xn, Y/Yn, Z/Zn), float32.
-_T_FROM_RGB = (np.asarray(XYZ_FROM_RGB) / np.asarray(D65_WHITE)[:, None]).astype(np.float32)
-#: The model's scales, the official code's: colorlab.color.L_SCALE and AB_SCALE (that module needs Keras; the tests
-#: check the two conversions agree).
-_L_SCALE, _AB_SCALE = 50.0, 110.0
-
-
-def normalised_lab(rgb) -> np.ndarray:
-    """sRGB in [0, 1] -> the model's normalised Lab ``(L/50 - 1, a/110, b/110)``, in float32 NumPy.
-
-    The formulas of :func:`colorlab.color.rgb_to_lab` and :func:`colorlab.color.normalize_lab` (the same matrix,
-    white and CIE constants, from :mod:`colorlab.cie`; the tests check they agree to 2e-6), written with NumPy so
-    that preparing a batch needs no Keras (worker processes import NumPy and Pillow only) and gives the same values
-    whatever the Keras backend. Every operation is elementwise (the 3 x 3 matrix is applied as sums of scaled
-    channels, not as a matrix product whose summation order may depend on the array), so a pixel's value does not
-    depend on what else is in the array: one photo or a whole batch, on any thread or worker process, the result is
-    the same bit for bit. Within 1e-6 of the float64 conversion (:func:`colorlab.cie.rgb_to_lab_np`).
-
-    Args:
-        rgb: ``(..., 3)`` float sRGB in [0, 1] (values outside are extrapolated, as in colorlab.color).
-
-    Returns:
-        float32 ``(..., 3)``: ``L/50 - 1`` in [-1, 1], ``a/110`` and ``b/110`` (sRGB colours land in about [-1, 1]).
-
-    Raises:
-        ConfigError: the last axis is not 3, or the values are not floats (divide 8-bit images by 255 first).
-    """
-    rgb = np.asarray(rgb)
-    if rgb.ndim == 0 or rgb.shape[-1] != 3:
-        raise ConfigError(f"normalised_lab: rgb must have shape (..., 3), got {rgb.shape}")
-    if rgb.dtype.kind != "f":
-        raise ConfigError(f"normalised_lab: rgb must hold floats in [0, 1], got dtype {rgb.dtype}")
-    f32 = np.float32
-    planes = np.moveaxis(rgb.astype(np.float32, copy=False), -1, 0).copy()   # (3, ...), contiguous
-    linear = np.maximum(planes, f32(SRGB_IN_KNEE))                         # the sRGB transfer curve
-    linear += f32(0.055)
-    linear /= f32(1.055)
-    np.power(linear, f32(2.4), out=linear)
-    np.divide(planes, f32(12.92), out=linear, where=planes <= f32(SRGB_IN_KNEE))
-    t = np.empty_like(linear)                                              # X/Xn, Y/Yn, Z/Zn
-    for row in range(3):
-        np.multiply(linear[0], _T_FROM_RGB[row, 0], out=t[row])
-        t[row] += linear[1] * _T_FROM_RGB[row, 1]
-        t[row] += linear[2] * _T_FROM_RGB[row, 2]
-    f = np.maximum(t, f32(EPSILON))                                        # CIE f(t)
-    np.power(f, f32(1.0 / 3.0), out=f)
-    below = t <= f32(EPSILON)
-    t *= f32(KAPPA / 116.0)
-    t += f32(16.0 / 116.0)
-    np.copyto(f, t, where=below)
-    lab = np.empty(planes.shape[1:] + (3,), np.float32)
-    lab[..., 0] = f[1] * f32(116.0 / _L_SCALE) - f32(16.0 / _L_SCALE + 1.0)
-    lab[..., 1] = (f[0] - f[1]) * f32(500.0 / _AB_SCALE)
-    lab[..., 2] = (f[1] - f[2]) * f32(200.0 / _AB_SCALE)
-    return lab
-
-
 def prepare_example(target_rgb, reference_rgb, size: int, reference_size: int | None = None) -> dict:
     """One training example in the model's normalisation.
 
     Both photos are resized with :func:`resize_and_crop` (shorter side to the working size, centre crop), then
-    converted with :func:`normalised_lab` (CIELAB, normalised as the official code does: ``L/50 - 1``,
+    converted with :func:`colorlab.cie.normalised_lab` (CIELAB, normalised as the official code does: ``L/50 - 1``,
     ``ab/110``). :class:`PairDataset` prepares its examples the same way.
 
     Args:

@@ -14,7 +14,7 @@ import pytest
 from places_tree import VAL_LABELS, DyingFolder, KerasFreeFolder, photo, write_places_tree
 from skimage.color import rgb2lab
 
-from colorlab import data
+from colorlab import cie, data
 from colorlab.errors import ColorlabError, ConfigError, ImageLoadError
 
 
@@ -188,7 +188,7 @@ def test_normalised_lab_agrees_with_colorlab_color_and_is_per_pixel():
 
     rgb = np.random.default_rng(4).random((3, 16, 16, 3), dtype=np.float32)
     rgb[0, 0, :4] = [[0, 0, 0], [1, 1, 1], [0.04045, 0.02, 0.5], [0.5, 0.5, 0.5]]  # black, white, the knee, gray
-    lab = data.normalised_lab(rgb)
+    lab = cie.normalised_lab(rgb)
     assert lab.shape == rgb.shape and lab.dtype == np.float32
     keras_lab = ops.convert_to_numpy(color.normalize_lab(color.rgb_to_lab(rgb)))
     np.testing.assert_allclose(lab, keras_lab, rtol=0, atol=2e-6)
@@ -196,12 +196,12 @@ def test_normalised_lab_agrees_with_colorlab_color_and_is_per_pixel():
     np.testing.assert_allclose(lab, exact, rtol=0, atol=1e-6)
     # a pixel's value does not depend on the array around it: one image, a batch, a strided view
     for k in range(3):
-        np.testing.assert_array_equal(data.normalised_lab(rgb[k]), lab[k])
-    np.testing.assert_array_equal(data.normalised_lab(rgb[:, ::3, 1::2]), lab[:, ::3, 1::2])
+        np.testing.assert_array_equal(cie.normalised_lab(rgb[k]), lab[k])
+    np.testing.assert_array_equal(cie.normalised_lab(rgb[:, ::3, 1::2]), lab[:, ::3, 1::2])
     with pytest.raises(ConfigError, match="floats"):
-        data.normalised_lab((rgb * 255).astype(np.uint8))
+        cie.normalised_lab((rgb * 255).astype(np.uint8))
     with pytest.raises(ConfigError, match=r"\(\.\.\., 3\)"):
-        data.normalised_lab(rgb[..., :2])
+        cie.normalised_lab(rgb[..., :2])
 
 
 # ------------------------------------------------------------------------------------------------ dataset
