@@ -29,3 +29,7 @@ class CheckpointError(ColorlabError):
 class VideoError(ColorlabError):
     """A video file cannot be read or written (missing, truncated, no video stream, no frames, unsupported codec or
     container); the message names the file and the problem."""
+
+
+class BusyError(ColorlabError):
+    """A folder is in use by another colorlab process (a training run, a video job); the message names the holder."""
