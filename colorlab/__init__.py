@@ -2,17 +2,21 @@
 
 Importing ``colorlab`` is cheap: it does not import TensorFlow, Keras or JAX.
 Submodules (``colorlab.color``, ``colorlab.io``, ``colorlab.models``, ...) are
-imported on first use.
+imported on first use. It does arrange for TensorFlow's C++ start-up notices to be
+kept off stderr when TensorFlow is imported later (:mod:`colorlab.quiet`).
 """
 
 import importlib
 
+from colorlab import quiet
 from colorlab.errors import ColorlabError, ConfigError, DatasetError, ImageLoadError, OutputExistsError
+
+quiet.install()
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "cie", "color", "course", "data", "distribute", "events", "exercises", "files", "inference",
-               "io", "losses", "metrics", "models", "packed", "places365", "step", "train", "video")
+               "io", "losses", "metrics", "models", "packed", "places365", "quiet", "step", "train", "video")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
            "colorize", "colorize_video", *_SUBMODULES]

@@ -3,36 +3,16 @@
     python scripts/execute_notebooks.py notebooks/01_lab_color_space.ipynb [...]   # full mode (COLORLAB_QUICK unset)
     python scripts/execute_notebooks.py --quick notebooks/*.ipynb
 
-Runs each notebook in its own folder with nbclient, then drops TensorFlow's C++ start-up log lines (which TF 2.21
-prints to stderr whatever TF_CPP_MIN_LOG_LEVEL says) from the stored outputs, so committed notebooks read cleanly.
-A notebook is only rewritten (atomically) if it executed without error.
+Runs each notebook in its own folder with nbclient and stores what a student would see: nothing is filtered
+afterwards (TensorFlow's C++ start-up notices never reach the page, because every notebook imports colorlab before
+Keras; see colorlab.quiet). A notebook is only rewritten (atomically) if it executed without error.
 """
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
-
-TF_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} \d\d:\d\d:\d\d|"
-                         r"To enable the following instructions|\s*$)")
-
-
-def strip_tf_logs(notebook) -> None:
-    """Removes TensorFlow's start-up log lines from every stderr stream output, in place."""
-    for cell in notebook.cells:
-        kept = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines = [line for line in output["text"].splitlines(True) if not TF_LOG_LINE.match(line)]
-                if not lines:
-                    continue
-                output["text"] = "".join(lines)
-            kept.append(output)
-        if "outputs" in cell:
-            cell["outputs"] = kept
-
 
 def execute(path: Path, quick: bool, timeout: int) -> None:
     import nbformat
@@ -45,7 +25,6 @@ def execute(path: Path, quick: bool, timeout: int) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    strip_tf_logs(notebook)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".ipynb", delete=False, encoding="utf-8") as tmp:
         nbformat.write(notebook, tmp)
     os.replace(tmp.name, path)

@@ -1,0 +1,123 @@
+"""colorlab.quiet: TensorFlow's C++ start-up notices never reach a CLI user or a notebook; real errors do."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from colorlab.quiet import ENV_SHOW_ALL, is_startup_notice
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Seen verbatim from TensorFlow 2.21 on a machine without a GPU.
+NOTICES = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796325516.270376   27151 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will "
+    "not be used.",
+    "I0000 00:00:1796325516.829292   27151 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use "
+    "available CPU instructions in performance-critical operations.",
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the appropriate "
+    "compiler flags.",
+    "E0000 00:00:1796325528.640895   27151 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
+    "call to cuInit: UNKNOWN ERROR (303)",
+    "I1203 19:12:01.000001    812 some_module.cc:12] any INFO line",
+]
+REAL = [
+    "E0000 00:00:1796325528.640895   27151 bfc_allocator.cc:47] Allocator ran out of memory trying to allocate 4GiB",
+    "W0000 00:00:1796325528.640895   27151 op_kernel.cc:1829] INVALID_ARGUMENT: Incompatible shapes",
+    "Traceback (most recent call last):",
+    "ImportError: libcudnn.so.9: cannot open shared object file",
+    "",
+]
+
+
+@pytest.mark.parametrize("line", NOTICES)
+def test_start_up_notices_are_recognised(line):
+    assert is_startup_notice(line)
+
+
+@pytest.mark.parametrize("line", REAL)
+def test_real_errors_and_warnings_are_kept(line):
+    assert not is_startup_notice(line)
+
+
+FAKE_TENSORFLOW = textwrap.dedent('''
+    import os
+
+    def _say(text):
+        os.write(2, (text + "\\n").encode())
+
+    _say({notice0!r})
+    _say({notice1!r})
+    _say("E0000 00:00:1.1   1 real.cc:1] a real error at import")
+
+    class config:
+        @staticmethod
+        def list_physical_devices():
+            _say({cuinit!r})
+            return []
+''')
+
+
+def _run_with_fake_tensorflow(tmp_path, extra_env=None):
+    package = tmp_path / "tensorflow"
+    package.mkdir()
+    (package / "__init__.py").write_text(FAKE_TENSORFLOW.format(notice0=NOTICES[0], notice1=NOTICES[1],
+                                                                cuinit=NOTICES[4]))
+    env = {key: value for key, value in os.environ.items() if key != ENV_SHOW_ALL}
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]), **(extra_env or {}))
+    code = "import colorlab, sys; import tensorflow; print('imported', file=sys.stderr)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_first_tensorflow_import_drops_notices_and_replays_real_lines(tmp_path):
+    result = _run_with_fake_tensorflow(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["E0000 00:00:1.1   1 real.cc:1] a real error at import", "imported"]
+
+
+def test_everything_shows_when_asked(tmp_path):
+    result = _run_with_fake_tensorflow(tmp_path, {ENV_SHOW_ALL: "1"})
+    lines = result.stderr.splitlines()
+    assert NOTICES[0] in lines and NOTICES[1] in lines and "imported" in lines
+
+
+def test_a_cli_command_prints_no_tensorflow_notice(tmp_path):
+    sample = os.path.join(ROOT, "data", "samples")
+    result = subprocess.run(
+        [sys.executable, "-m", "colorlab", "colorize", os.path.join(sample, "lake_1.jpg"), "-r",
+         os.path.join(sample, "lake_2.jpg"), "-o", str(tmp_path / "out.png")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.png").is_file()
+    assert result.stderr == ""
+
+
+def test_a_notebook_cell_shows_no_tensorflow_notice():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import colorlab\nimport keras\nprint(keras.backend.backend(), float(keras.ops.sum(keras.ops.ones(3))))")])
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    assert [output.get("name") for output in outputs] == ["stdout"], outputs
+    assert outputs[0]["text"].strip() == "tensorflow 3.0"
+
+
+def test_every_notebook_imports_colorlab_before_keras_or_tensorflow():
+    import glob
+    import json
+    import re
+
+    notebooks = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
+    assert len(notebooks) >= 11
+    for path in notebooks:
+        with open(path, encoding="utf-8") as handle:
+            cells = json.load(handle)["cells"]
+        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        first = re.search(r"^\s*(import|from) (colorlab|keras|tensorflow)\b", source, re.MULTILINE)
+        assert first and first.group(2) == "colorlab", f"{os.path.basename(path)} imports {first and first.group(2)} before colorlab"
