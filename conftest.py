@@ -2,8 +2,8 @@
 
 * Quick mode: notebooks read COLORLAB_QUICK; the test command sets it, and so do we, so a bare
   ``pytest`` never starts a full-size run by accident. Kernels nbval starts inherit this environment.
-* nbval compares only the cells marked ``# NBVAL_CHECK_OUTPUT`` (``--nbval-lax`` in pyproject.toml);
-  stderr (TensorFlow's start-up chatter) and HTML/JS widget payloads are never compared.
+* nbval compares only the cells tagged ``nbval-check-output`` (``--nbval-lax`` in pyproject.toml);
+  stderr and HTML/JS widget payloads are never compared.
 """
 
 import os

@@ -107,17 +107,3 @@ def test_a_notebook_cell_shows_no_tensorflow_notice():
     assert [output.get("name") for output in outputs] == ["stdout"], outputs
     assert outputs[0]["text"].strip() == "tensorflow 3.0"
 
-
-def test_every_notebook_imports_colorlab_before_keras_or_tensorflow():
-    import glob
-    import json
-    import re
-
-    notebooks = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
-    assert len(notebooks) >= 11
-    for path in notebooks:
-        with open(path, encoding="utf-8") as handle:
-            cells = json.load(handle)["cells"]
-        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-        first = re.search(r"^\s*(import|from) (colorlab|keras|tensorflow)\b", source, re.MULTILINE)
-        assert first and first.group(2) == "colorlab", f"{os.path.basename(path)} imports {first and first.group(2)} before colorlab"

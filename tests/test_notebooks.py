@@ -1,0 +1,30 @@
+"""Notebook hygiene that nbval cannot see: import order and nbval cell tags."""
+
+import glob
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_every_notebook_imports_colorlab_before_keras_or_tensorflow():
+    notebooks = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
+    assert len(notebooks) >= 11
+    for path in notebooks:
+        with open(path, encoding="utf-8") as handle:
+            cells = json.load(handle)["cells"]
+        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        first = re.search(r"^\s*(import|from) (colorlab|keras|tensorflow)\b", source, re.MULTILINE)
+        name = os.path.basename(path)
+        assert first and first.group(2) == "colorlab", f"{name} imports {first and first.group(2)} before colorlab"
+
+
+def test_nbval_markers_are_cell_tags_and_every_notebook_compares_something():
+    for path in sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))):
+        with open(path, encoding="utf-8") as handle:
+            cells = json.load(handle)["cells"]
+        name = os.path.basename(path)
+        assert not any("NBVAL_" in "".join(cell["source"]) for cell in cells), f"{name}: a visible # NBVAL_ comment"
+        tags = [tag for cell in cells for tag in cell.get("metadata", {}).get("tags", [])]
+        assert "nbval-check-output" in tags, f"{name} compares no output under nbval"
