@@ -1,0 +1,130 @@
+"""colorlab.adapt: self-supervised pairs from one reference, and a generator copy adapted to it."""
+
+import keras
+import numpy as np
+import pytest
+
+from colorlab.adapt import ReferenceAdapter, reference_pairs
+from colorlab.errors import ConfigError
+from colorlab.models import build_gray2colornet
+
+
+def _values(variables):
+    return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return build_gray2colornet("tiny")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    rng = np.random.default_rng(1)
+    lab = np.empty((40, 56, 3), np.float32)
+    lab[..., 0] = np.linspace(-0.8, 0.8, 56)[None, :]          # a lightness ramp
+    lab[..., 1] = np.where(np.arange(40)[:, None] < 20, 0.4, -0.3)   # two colour regions
+    lab[..., 2] = rng.uniform(-0.2, 0.2, (40, 56))
+    return lab
+
+
+@pytest.fixture(scope="module")
+def adapter(model):
+    """One compiled adapter for several tests (compiling is most of an adaptation's cost on a fresh shape)."""
+    return ReferenceAdapter(model, steps=3, batch_size=2, learning_rate=1e-3, seed=4)
+
+
+def test_pairs_are_cut_from_the_reference(reference):
+    pairs = reference_pairs(reference, 6, 16, np.random.default_rng(0))
+    assert pairs["target_l"].shape == (6, 16, 16, 1) and pairs["target_ab"].shape == (6, 16, 16, 2)
+    assert pairs["reference_lab"].shape == (6, 40, 56, 3)
+    np.testing.assert_array_equal(pairs["reference_lab"][3], reference)
+    for channel, values in ((0, pairs["target_l"]), (1, pairs["target_ab"][..., :1])):
+        low, high = reference[..., channel].min(), reference[..., channel].max()
+        assert low - 1e-5 <= values.min() and values.max() <= high + 1e-5
+    again = reference_pairs(reference, 6, 16, np.random.default_rng(0))
+    np.testing.assert_array_equal(again["target_ab"], pairs["target_ab"])
+    other = reference_pairs(reference, 6, 16, np.random.default_rng(5))
+    assert not np.array_equal(other["target_ab"], pairs["target_ab"])
+
+
+def test_a_whole_crop_of_a_square_reference_is_the_reference_resized():
+    square = np.random.default_rng(2).uniform(-1, 1, (16, 16, 3)).astype(np.float32)
+    pairs = reference_pairs(square, 8, 16, np.random.default_rng(0), min_crop=1.0)
+    for target_l, target_ab in zip(pairs["target_l"], pairs["target_ab"]):
+        crop = np.concatenate([target_l, target_ab], axis=-1)
+        assert np.allclose(crop, square, atol=1e-6) or np.allclose(crop, square[:, ::-1], atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [dict(count=0), dict(size=4), dict(min_crop=0.0), dict(min_crop=1.5)])
+def test_pairs_refuse_bad_arguments(reference, kwargs):
+    arguments = {**dict(count=2, size=16, min_crop=0.5), **kwargs}
+    with pytest.raises(ConfigError):
+        reference_pairs(reference, arguments["count"], arguments["size"], np.random.default_rng(0),
+                        min_crop=arguments["min_crop"])
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=-1), dict(steps=2.5), dict(learning_rate=0), dict(batch_size=0),
+                                    dict(parts="encoder"), dict(seed=-3), dict(crop_size=4), dict(min_crop=0)])
+def test_the_adapter_refuses_bad_settings(model, kwargs):
+    with pytest.raises(ConfigError):
+        ReferenceAdapter(model, **kwargs)
+
+
+def test_adapting_moves_a_copy_and_never_the_model(model, reference, adapter):
+    before = _values(model.variables)
+    adapted = adapter.adapt(reference)
+    assert adapted is not model and len(adapter.losses) == 3 and np.all(np.isfinite(adapter.losses))
+    for value, original in zip(_values(model.variables), before):
+        np.testing.assert_array_equal(value, original)
+    changed = [not np.array_equal(a, b) for a, b in zip(_values(adapted.trainable_variables),
+                                                        _values(model.trainable_variables))]
+    assert sum(changed) > len(changed) // 2
+
+
+def test_zero_steps_is_the_model_itself(model, reference):
+    adapted = ReferenceAdapter(model, steps=0).adapt(reference)
+    for a, b in zip(_values(adapted.variables), _values(model.variables)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_adaptation_is_a_function_of_reference_and_seed(reference, adapter):
+    first = _values(adapter.adapt(reference).trainable_variables)
+    first_losses = list(adapter.losses)
+    second = _values(adapter.adapt(reference).trainable_variables)   # the optimiser starts afresh each time
+    assert adapter.losses == first_losses
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    adapter.seed = 5
+    try:
+        third = _values(adapter.adapt(reference).trainable_variables)
+    finally:
+        adapter.seed = 4
+    assert any(not np.array_equal(a, b) for a, b in zip(first, third))
+
+
+def test_decoder_only_adaptation_keeps_the_encoders(model, reference):
+    adapter = ReferenceAdapter(model, steps=2, batch_size=2, learning_rate=1e-3, parts="decoder")
+    adapted = adapter.adapt(reference)
+    for part in ("encoder", "color_encoder"):
+        for a, b in zip(_values(getattr(adapted, part).trainable_variables),
+                        _values(getattr(model, part).trainable_variables)):
+            np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(_values(adapted.mcn.trainable_variables),
+                                                        _values(model.mcn.trainable_variables)))
+
+
+def test_adapting_lowers_the_loss_on_the_references_own_crops(model, reference):
+    from colorlab import losses
+
+    held_out = reference_pairs(reference, 8, 32, np.random.default_rng(99))
+
+    def loss_of(network):
+        outputs = network([held_out["target_l"], held_out["reference_lab"]])
+        total, _ = losses.generator_loss(outputs, held_out["target_ab"], held_out["reference_lab"][..., 1:])
+        return float(keras.ops.convert_to_numpy(total))
+
+    adapter = ReferenceAdapter(model, steps=25, batch_size=4, learning_rate=3e-3)
+    assert loss_of(adapter.adapt(reference)) < 0.9 * loss_of(model)
+
