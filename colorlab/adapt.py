@@ -17,8 +17,9 @@ The step is the generator's alone (no discriminator, no checkpoint files): the l
     L = w_rec · L_rec(ab_pred, ab_crop) + w_hist · L_hist(ab_pred, ab_reference) + w_tv · L_tv(ab_pred)
 
 with the weights and terms of :func:`colorlab.losses.generator_loss` (the classification and adversarial terms
-are off: no labels, no discriminator). It is compiled once per input shape (``jax.jit`` / ``tf.function``) and
-reused for every reference of that shape. The model given is never changed: the adapted weights live in a
+are off: no labels, no discriminator). Every pair has one shape whatever the reference's aspect ratio (crops of
+``config.image_size`` squared, the exemplar squashed to ``config.reference_size`` squared, as the official code
+feeds its reference), so the step is compiled once (``jax.jit`` / ``tf.function``) and reused for every reference. The model given is never changed: the adapted weights live in a
 second, in-memory copy of the network (:attr:`ReferenceAdapter.adapted`).
 
 Use::
@@ -57,12 +58,13 @@ def _resize(channel: np.ndarray, size: int) -> np.ndarray:
 
 
 def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.random.Generator, *,
-                    min_crop: float = DEFAULT_MIN_CROP) -> dict:
+                    min_crop: float = DEFAULT_MIN_CROP, exemplar_size: int | None = None) -> dict:
     """Self-supervised training pairs cut from one reference.
 
     Each pair: a square crop of the reference (side ``U(min_crop, 1)`` times its shorter side, at a uniform random
     position, mirrored left-right with probability 1/2), resized to ``size x size`` (bilinear); its L is the target,
-    its ab the answer; the exemplar is the whole, unaltered reference.
+    its ab the answer; the exemplar is the whole reference, squashed to ``exemplar_size`` squared if given (so that
+    references of every aspect ratio give one input shape, and the compiled step is traced once).
 
     Args:
         reference_lab: ``(h, w, 3)`` float32 in model units (``L/50 - 1``, ``ab/110``).
@@ -70,10 +72,11 @@ def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.ra
         size: side of the crops after resizing (>= 8), the model's training size.
         rng: NumPy generator (the pairs are a function of its state).
         min_crop: smallest crop side as a fraction of the shorter side, in (0, 1].
+        exemplar_size: side the exemplar is resized to (bilinear), or None to keep the reference's shape.
 
     Returns:
         dict: ``target_l`` ``(count, size, size, 1)``, ``target_ab`` ``(count, size, size, 2)``,
-        ``reference_lab`` ``(count, h, w, 3)``, all float32 model units.
+        ``reference_lab`` ``(count, h, w, 3)`` (``h = w = exemplar_size`` if given), all float32 model units.
 
     Raises:
         ConfigError: bad shapes or values.
@@ -86,6 +89,8 @@ def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.ra
         raise ConfigError(f"reference_pairs: count must be >= 1 and size >= 8, got {count!r}, {size!r}")
     if not 0.0 < min_crop <= 1.0:
         raise ConfigError(f"reference_pairs: min_crop must be in (0, 1], got {min_crop!r}")
+    if exemplar_size is not None and not (isinstance(exemplar_size, (int, np.integer)) and exemplar_size >= 8):
+        raise ConfigError(f"reference_pairs: exemplar_size must be None or >= 8, got {exemplar_size!r}")
     h, w = reference_lab.shape[:2]
     short = min(h, w)
     crops = np.empty((count, size, size, 3), dtype=np.float32)
@@ -96,8 +101,10 @@ def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.ra
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         crops[i] = np.stack([_resize(np.ascontiguousarray(crop[..., c]), size) for c in range(3)], axis=-1)
+    exemplar = reference_lab if exemplar_size is None else np.stack(
+        [_resize(np.ascontiguousarray(reference_lab[..., c]), exemplar_size) for c in range(3)], axis=-1)
     return {"target_l": crops[..., :1], "target_ab": crops[..., 1:],
-            "reference_lab": np.ascontiguousarray(np.broadcast_to(reference_lab, (count, h, w, 3)))}
+            "reference_lab": np.ascontiguousarray(np.broadcast_to(exemplar, (count,) + exemplar.shape))}
 
 
 class ReferenceAdapter:
@@ -228,7 +235,7 @@ class ReferenceAdapter:
         return loss
 
     def _compile(self):
-        """Builds the optimizer and compiles the step, once (each new input shape is traced once more)."""
+        """Builds the optimizer and compiles the step, once (the pairs always have one shape)."""
         import keras
 
         if self._compiled is None:
@@ -279,7 +286,7 @@ class ReferenceAdapter:
                      [ops.convert_to_tensor(v.value) for v in adapted.non_trainable_variables])
         rng = np.random.default_rng(self.seed)
         pairs = reference_pairs(reference_lab, self.steps * self.batch_size, self.crop_size, rng,
-                                min_crop=self.min_crop)
+                                min_crop=self.min_crop, exemplar_size=self.model.config.reference_size)
         iterations = range(self.steps)
         if progress:
             from tqdm.auto import tqdm

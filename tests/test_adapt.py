@@ -40,6 +40,9 @@ def test_pairs_are_cut_from_the_reference(reference):
     assert pairs["target_l"].shape == (6, 16, 16, 1) and pairs["target_ab"].shape == (6, 16, 16, 2)
     assert pairs["reference_lab"].shape == (6, 40, 56, 3)
     np.testing.assert_array_equal(pairs["reference_lab"][3], reference)
+    squashed = reference_pairs(reference, 2, 16, np.random.default_rng(0), exemplar_size=24)["reference_lab"]
+    assert squashed.shape == (2, 24, 24, 3)
+    assert abs(float(squashed[..., 1].mean()) - float(reference[..., 1].mean())) < 0.02
     for channel, values in ((0, pairs["target_l"]), (1, pairs["target_ab"][..., :1])):
         low, high = reference[..., channel].min(), reference[..., channel].max()
         assert low - 1e-5 <= values.min() and values.max() <= high + 1e-5
@@ -57,12 +60,12 @@ def test_a_whole_crop_of_a_square_reference_is_the_reference_resized():
         assert np.allclose(crop, square, atol=1e-6) or np.allclose(crop, square[:, ::-1], atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs", [dict(count=0), dict(size=4), dict(min_crop=0.0), dict(min_crop=1.5)])
+@pytest.mark.parametrize("kwargs", [dict(count=0), dict(size=4), dict(min_crop=0.0), dict(min_crop=1.5),
+                                    dict(exemplar_size=4)])
 def test_pairs_refuse_bad_arguments(reference, kwargs):
-    arguments = {**dict(count=2, size=16, min_crop=0.5), **kwargs}
+    arguments = {**dict(count=2, size=16), **kwargs}
     with pytest.raises(ConfigError):
-        reference_pairs(reference, arguments["count"], arguments["size"], np.random.default_rng(0),
-                        min_crop=arguments["min_crop"])
+        reference_pairs(reference, rng=np.random.default_rng(0), **arguments)
 
 
 @pytest.mark.parametrize("kwargs", [dict(steps=-1), dict(steps=2.5), dict(learning_rate=0), dict(batch_size=0),
