@@ -19,7 +19,8 @@ from colorlab.models import (CONFIG_NAMES, DEFAULT_LOSS_WEIGHTS, GCFN, MCN, Clas
                              Correspondence, DecoderStage, Encoder, FullColumnGate, Gray2ColorConfig, Gray2ColorNet,
                              HistogramEncoder, InstanceNormalization, MatchingFeatures, ReferenceColorEncoder,
                              ResBlock, StatsGate, WarpedColorPyramid, attention_entropy, attention_map,
-                             build_gray2colornet, count_params, explain, get_config, pad_to_multiple)
+                             build_gray2colornet, count_params, explain, get_config, pad_to_multiple,
+                             triangular_ab_histogram)
 
 
 
@@ -262,6 +263,144 @@ def test_model_round_trips_through_get_config(tiny):
     assert clone.config == tiny.config and clone.name == tiny.name
 
 
+# ------------------------------------------------------------------------- the official code's switches
+
+def _official_small(**overrides):
+    """The official layout at test sizes (tests/test_official.py converts weights into the same)."""
+    sizes = dict(base_width=4, image_size=16, reference_size=16, gate_hidden=8, num_classes=5)
+    return Gray2ColorConfig.official(**{**sizes, **overrides})
+
+
+def test_official_config_is_the_paper_with_the_official_codes_switches():
+    official, paper = Gray2ColorConfig.official(), get_config("paper")
+    switches = {"num_classes": 1000, "downsample": "subsample", "color_input": "ab", "norm_bias": True,
+                "histogram": "triangular", "gate_resize": "subsample", "init": "normal"}
+    assert official == paper.replace(name="official", **switches)
+    ours = {"downsample": "stride", "color_input": "lab", "norm_bias": False, "histogram": "gaussian",
+            "gate_resize": "average", "init": "glorot"}
+    for name in CONFIG_NAMES:                                          # every named config keeps our choices
+        assert {key: getattr(get_config(name), key) for key in ours} == ours
+    assert Gray2ColorConfig.from_dict(json.loads(json.dumps(official.to_dict()))) == official
+    assert Gray2ColorConfig.official(base_width=8).base_width == 8
+    for field_name, value in [("downsample", "pool"), ("color_input", "rgb"), ("histogram", "hard"),
+                              ("gate_resize", "max"), ("init", "zeros"), ("norm_bias", 1)]:
+        with pytest.raises(ConfigError, match=field_name):
+            get_config("tiny", **{field_name: value})
+
+
+def test_subsample_downsampling_keeps_every_second_pixel_then_convolves_with_stride_1():
+    x = np.random.default_rng(20).normal(size=(2, 9, 12, 3)).astype("float32")
+    subsample = ConvBlock(4, convs=2, strides=2, downsample="subsample")
+    plain = ConvBlock(4, convs=2, strides=1)
+    out = _np(subsample(x))
+    plain(x[:, ::2, ::2])                                              # builds it
+    plain.set_weights(subsample.get_weights())
+    assert out.shape == (2, 5, 6, 4)
+    np.testing.assert_allclose(out, _np(plain(x[:, ::2, ::2])), atol=1e-5)
+    stride = ConvBlock(4, convs=2, strides=2)                          # ours: same weights, other taps
+    stride(x)
+    stride.set_weights(subsample.get_weights())
+    assert _np(stride(x)).shape == out.shape and not np.allclose(_np(stride(x)), out, atol=1e-3)
+    model = build_gray2colornet(_official_small())
+    blocks = [*model.encoder.blocks, model.color_encoder.block2, model.gcfn.pyramid.block_quarter]
+    assert {b.downsample for b in blocks} == {"subsample"} and all(
+        c.strides == (1, 1) for b in blocks for c in b.conv_layers)
+
+
+def test_colour_encoder_reads_ab_only_with_color_input_ab():
+    target, reference = _pair(np.random.default_rng(21), 1, (16, 16), (16, 16))
+    model = build_gray2colornet(_official_small())
+    assert tuple(model.color_encoder.block1.conv_layers[0].kernel.shape) == (3, 3, 2, 4)
+    assert tuple(build_gray2colornet("tiny").color_encoder.block1.conv_layers[0].kernel.shape) == (3, 3, 3, 8)
+    _, internals = model([target, reference], return_internals=True)
+    brighter = reference.copy()
+    brighter[..., 0] = np.clip(brighter[..., 0] + 0.5, -1, 1)           # the reference's L changes the matching...
+    _, other = model([target, brighter], return_internals=True)
+    colour = _np(model.color_encoder(reference[..., 1:]))               # ...but not the colour features
+    np.testing.assert_allclose(_np(model.color_encoder(brighter[..., 1:])), colour, atol=0)
+    assert not np.allclose(_np(internals["attention"]), _np(other["attention"]))
+
+
+def test_norm_bias_adds_the_official_codes_biases_before_instance_norm():
+    official_counts, no_bias = count_params(_official_small()), count_params(_official_small(norm_bias=False))
+    w = 4
+    # per stage: the entry convolution and 2 residual blocks x 2 convolutions, at 8w, 4w, 2w channels
+    assert official_counts["mcn"] - no_bias["mcn"] == 5 * (8 * w + 4 * w + 2 * w)
+    assert official_counts["total"] - no_bias["total"] == official_counts["mcn"] - no_bias["mcn"]
+    block = ResBlock(3, use_bias=True)
+    x = np.random.default_rng(22).normal(size=(1, 5, 5, 3)).astype("float32")
+    before = _np(block(x))
+    assert [tuple(v.shape) for v in block.weights] == [(3, 3, 3, 3), (3,), (3, 3, 3, 3), (3,)]
+    # A bias before instance norm cancels: a new bias leaves the output as it was.
+    block.conv1.bias.assign(np.float32([1.0, -2.0, 3.0]))
+    np.testing.assert_allclose(_np(block(x)), before, atol=1e-4)
+
+
+def test_triangular_histogram_is_the_official_calc_hist():
+    """Bins 0.1 apart on ab/110: a pixel on a centre fills that bin, one between two splits 50/50 (bilinear),
+    one at 1.05 keeps half its mass (in the edge bin), one at 1.2 none."""
+    ab = np.array([[[[0.0, 0.0], [0.05, 0.0], [1.05, 0.3], [1.2, 0.0]]]], "float32")   # (1, 1, 4, 2)
+    hist = _np(triangular_ab_histogram(ab)).reshape(21, 21)
+    expected = np.zeros((21, 21))
+    expected[10, 10] += 1 / 4                                           # (0, 0)
+    expected[10, 10] += 0.5 / 4
+    expected[11, 10] += 0.5 / 4                                         # (0.05, 0): halfway between 0 and 0.1
+    expected[20, 13] += 0.5 / 4                                         # (1.05, 0.3): half beyond +1 falls off
+    np.testing.assert_allclose(hist, expected, atol=1e-6)
+    # The official formula, max(0.1 - |grid - x|, 0) * 10 per axis, mean over pixels, on random ab:
+    ab = np.random.default_rng(23).uniform(-1.2, 1.2, (2, 6, 7, 2)).astype("float32")
+    grid = np.linspace(-1, 1, 21)
+    share = np.maximum(0.1 - np.abs(grid[None, None, None, :, None] - ab[..., None, :]), 0) * 10  # (N,H,W,21,2)
+    official = np.einsum("nhwa,nhwb->nab", share[..., 0], share[..., 1]) / (6 * 7)
+    np.testing.assert_allclose(_np(triangular_ab_histogram(ab)), official.reshape(2, 441), atol=1e-6)
+    gcfn = GCFN(2, histogram="triangular")
+    np.testing.assert_allclose(_np(gcfn.histogram(ab)), official.reshape(2, 441), atol=1e-6)
+    assert not np.allclose(_np(GCFN(2).histogram(ab)), official.reshape(2, 441), atol=1e-3)   # ours: Gaussian
+
+
+def test_gate_subsampled_or_averaged_to_the_coarser_scales():
+    omega = np.random.default_rng(24).uniform(size=(1, 8, 8, 1)).astype("float32")
+    eighth, quarter, half = (_np(g) for g in GCFN(2, gate_resize="subsample").resize_gate(omega))
+    np.testing.assert_array_equal(quarter, omega[:, ::2, ::2])
+    np.testing.assert_array_equal(eighth, omega[:, ::4, ::4])
+    np.testing.assert_array_equal(half, omega)
+    eighth, quarter, _ = (_np(g) for g in GCFN(2).resize_gate(omega))
+    np.testing.assert_allclose(quarter, omega.reshape(1, 4, 2, 4, 2, 1).mean(axis=(2, 4)), atol=1e-6)
+    np.testing.assert_allclose(eighth, omega.reshape(1, 2, 4, 2, 4, 1).mean(axis=(2, 4)), atol=1e-6)
+
+
+def test_normal_init_draws_every_kernel_from_n_0_002_and_zero_biases():
+    keras.utils.set_random_seed(25)
+    model = build_gray2colornet(_official_small())
+    kernels = [v for v in model.weights if v.path.endswith("kernel")]
+    values = np.concatenate([_np(v).reshape(-1) for v in kernels])
+    assert abs(values.std() - 0.02) < 0.001 and abs(values.mean()) < 0.001
+    for v in kernels:                                                   # heads and gate too
+        assert _np(v).std() < 0.03, v.path
+    assert all(np.all(_np(v) == 0) for v in model.weights if v.path.endswith("bias"))
+    first, second = model.encoder.blocks[4].conv_layers[:2]             # same shape, own draws
+    assert not np.allclose(_np(first.kernel), _np(second.kernel))
+    glorot = ConvBlock(4)                                              # ours: Keras' Glorot uniform
+    glorot(np.zeros((1, 8, 8, 4), "float32"))
+    assert _np(glorot.conv_layers[0].kernel).std() > 0.1
+
+
+@pytest.mark.parametrize("layer", [
+    ConvBlock(5, strides=2, downsample="subsample", kernel_initializer={"class_name": "RandomNormal",
+                                                                        "config": {"stddev": 0.02}}),
+    Encoder(3, downsample="subsample"), ReferenceColorEncoder(3, downsample="subsample"),
+    WarpedColorPyramid(3, downsample="subsample"),
+    GCFN(3, "full_column", 3, 5, 16, histogram="triangular", gate_resize="subsample", downsample="subsample"),
+    ResBlock(6, use_bias=True), DecoderStage(8, 4, res_blocks=1, norm_bias=True), MCN(3, 1, norm_bias=True),
+    ClassificationHead(7, kernel_initializer={"class_name": "RandomNormal", "config": {"stddev": 0.02}}),
+], ids=lambda layer: type(layer).__name__)
+def test_layers_with_the_official_switches_round_trip_through_get_config(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    json.dumps(config)
+
+
 # ------------------------------------------------------------------------------------------ the model
 
 @pytest.mark.parametrize("target_hw, reference_hw", [((32, 32), (32, 32)), ((37, 50), (24, 40)),
@@ -467,3 +606,33 @@ def test_same_weights_on_the_jax_backend(tiny, tmp_path):
         assert got[key].shape == expected[key].shape
         np.testing.assert_allclose(got[key], expected[key], atol=2e-4)
     assert not np.allclose(got["ab"], 0.0, atol=1e-3)                   # not trivially equal
+
+
+_JAX_OFFICIAL_SCRIPT = """
+import sys
+import numpy as np
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from colorlab.models import load_generator
+data = np.load(sys.argv[1])
+out = load_generator(sys.argv[2])([data["target"], data["reference"]])
+np.savez(sys.argv[3], **{key: keras.ops.convert_to_numpy(value) for key, value in out.items()})
+"""
+
+
+def test_the_official_switches_run_the_same_on_the_jax_backend(tmp_path):
+    pytest.importorskip("jax")
+    from colorlab.models import save_generator
+
+    keras.utils.set_random_seed(26)
+    model = build_gray2colornet(_official_small())
+    target, reference = _pair(np.random.default_rng(27), 1, (20, 24), (16, 16))
+    expected = {key: _np(value) for key, value in model([target, reference]).items()}
+    np.savez(tmp_path / "inputs.npz", target=target, reference=reference)
+    weights, _ = save_generator(model, tmp_path / "official.weights.h5")
+    run_on_jax(_JAX_OFFICIAL_SCRIPT, tmp_path / "inputs.npz", weights, tmp_path / "jax.npz",
+               XLA_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+    got = np.load(tmp_path / "jax.npz")
+    assert sorted(got.files) == sorted(expected) == ["ab", "ab_half", "ab_quarter", "logits"]
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], atol=2e-4)

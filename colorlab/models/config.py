@@ -31,6 +31,11 @@ Where the numbers come from
   so a trained model's file still loads;
   ``loss_weights`` — the official release has test code only, so no loss weights are published; ours are
   starting values to be tuned (chapter 07 lets students move them with sliders).
+*The official code's*, exactly (:meth:`Gray2ColorConfig.official`, the config the authors' trained weights load into
+through :func:`colorlab.models.load_official_weights`): the ``paper`` config plus six switches, each a field whose
+default is our choice, so ``tiny``/``laptop``/``course``/``paper`` keep theirs: ``downsample="subsample"``,
+``color_input="ab"``, ``norm_bias=True``, ``histogram="triangular"``, ``gate_resize="subsample"``,
+``init="normal"``, and ``num_classes=1000`` (ImageNet).
 """
 
 from __future__ import annotations
@@ -41,13 +46,28 @@ from typing import Any
 
 from colorlab.errors import ConfigError
 
-__all__ = ["Gray2ColorConfig", "get_config", "CONFIG_NAMES", "DEFAULT_LOSS_WEIGHTS", "TOTAL_STRIDE", "GATES"]
+__all__ = ["Gray2ColorConfig", "get_config", "CONFIG_NAMES", "DEFAULT_LOSS_WEIGHTS", "TOTAL_STRIDE", "GATES",
+           "SWITCHES", "SIZE_LIMITS", "MAX_GATE_WEIGHTS"]
 
 #: The encoder downsamples three times by 2: inputs are padded to a multiple of this inside the model.
 TOTAL_STRIDE = 8
 
 #: The gates :class:`colorlab.models.gcfn.GCFN` knows.
 GATES = ("stats", "full_column")
+
+#: The allowed values of each switch between our choices (first) and the official code's (second).
+SWITCHES = {"downsample": ("stride", "subsample"), "color_input": ("lab", "ab"),
+            "histogram": ("gaussian", "triangular"), "gate_resize": ("average", "subsample"),
+            "init": ("glorot", "normal")}
+
+#: The largest value of each size field (ours): at least twice the ``paper`` config's, small enough that a typo
+#: (``"base_width": 4096``) is one :class:`ConfigError` instead of a model Keras cannot allocate. Measured: ``paper``
+#: at base width 128 has 197 M parameters and builds in 1.6 GB; every doubling of the width quadruples that.
+SIZE_LIMITS = {"image_size": 512, "reference_size": 512, "base_width": 128, "gate_top_k": 256, "gate_hidden": 4096,
+               "hist_bins": 64, "res_blocks": 16, "num_classes": 100_000, "disc_width": 256, "disc_layers": 8}
+#: The ``"full_column"`` gate's first layer has ``reference_positions x gate_hidden`` weights (the paper's:
+#: 4096 x 1024); at most this many (ours: four times the paper's).
+MAX_GATE_WEIGHTS = 2 ** 24
 
 #: Ours (the official code publishes no training code and no loss weights): starting values to tune.
 DEFAULT_LOSS_WEIGHTS = {"reconstruction": 1.0, "histogram": 0.5, "classification": 0.01,
@@ -81,6 +101,20 @@ class Gray2ColorConfig:
         disc_layers: strided layers of the patch discriminator (3, as in pix2pix's 70 x 70 PatchGAN).
         loss_weights: weights of the five losses, keys ``reconstruction, histogram, classification,
             adversarial, tv`` (ours; see the module docstring). Treat as read-only.
+        downsample: how encoder blocks 2-4, the colour encoder's second block and the warped-colour pyramid halve
+            the resolution: ``"stride"`` (ours: a stride-2 first convolution) or ``"subsample"`` (the official
+            code's: keep every second pixel, then stride-1 convolutions).
+        color_input: what the reference's colour encoder reads: ``"lab"`` (ours, 3 channels) or ``"ab"`` (the
+            official code's, 2 channels).
+        norm_bias: the decoder's convolutions directly followed by instance norm have a bias (the official
+            code's: True; ours: False, since the norm cancels it).
+        histogram: how the reference's ab histogram fed to the model is binned: ``"gaussian"`` (ours, sigma half
+            a bin, out-of-range mass in the edge bins) or ``"triangular"`` (the official code's ``calc_hist``: a
+            one-bin-wide triangle on ``ab / 110``, mass beyond +-110 dropped).
+        gate_resize: how the gate reaches the 1/4 and 1/8 scales: ``"average"`` (ours, 2 x 2 and 4 x 4 means) or
+            ``"subsample"`` (the official code's: every second / fourth value).
+        init: kernel initialisation: ``"glorot"`` (ours: Keras' default, the ab heads N(0, 0.02), the classifier
+            N(0, 0.01)) or ``"normal"`` (the official code's: every kernel N(0, 0.02)); biases start at 0.
     """
 
     name: str = "custom"
@@ -98,12 +132,19 @@ class Gray2ColorConfig:
     disc_width: int = 64
     disc_layers: int = 3
     loss_weights: dict = field(default_factory=lambda: dict(DEFAULT_LOSS_WEIGHTS))
+    downsample: str = "stride"
+    color_input: str = "lab"
+    norm_bias: bool = False
+    histogram: str = "gaussian"
+    gate_resize: str = "average"
+    init: str = "glorot"
 
     def __post_init__(self):
         def positive_int(name, minimum=1):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"config {self.name!r}: {name} must be an integer >= {minimum}, got {value!r}")
+            value, maximum = getattr(self, name), SIZE_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+                raise ConfigError(f"config {self.name!r}: {name} must be an integer in [{minimum}, {maximum}] "
+                                  f"(SIZE_LIMITS), got {value!r}")
 
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"config name must be a non-empty string, got {self.name!r}")
@@ -123,6 +164,12 @@ class Gray2ColorConfig:
         object.__setattr__(self, "temperature", float(self.temperature))
         if self.gate not in GATES:
             raise ConfigError(f"config {self.name!r}: gate must be one of {GATES}, got {self.gate!r}")
+        for name, choices in SWITCHES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"config {self.name!r}: {name} must be one of {choices}, got {value!r}")
+        if not isinstance(self.norm_bias, bool):
+            raise ConfigError(f"config {self.name!r}: norm_bias must be True or False, got {self.norm_bias!r}")
         if self.gate_value is not None:
             if isinstance(self.gate_value, bool) or not isinstance(self.gate_value, (int, float)) \
                     or not 0.0 <= self.gate_value <= 1.0:
@@ -132,6 +179,11 @@ class Gray2ColorConfig:
         if self.gate == "full_column" and self.reference_size % TOTAL_STRIDE:
             raise ConfigError(f"config {self.name!r}: the 'full_column' gate needs reference_size to be a "
                               f"multiple of {TOTAL_STRIDE}, got {self.reference_size}")
+        if self.gate == "full_column" and self.reference_positions * self.gate_hidden > MAX_GATE_WEIGHTS:
+            raise ConfigError(f"config {self.name!r}: the 'full_column' gate would have {self.reference_positions} "
+                              f"x {self.gate_hidden} = {self.reference_positions * self.gate_hidden:,} weights in its "
+                              f"first layer, more than MAX_GATE_WEIGHTS = {MAX_GATE_WEIGHTS:,}; lower "
+                              "reference_size or gate_hidden")
         if not isinstance(self.loss_weights, dict):
             raise ConfigError(f"config {self.name!r}: loss_weights must be a dict, got {type(self.loss_weights)}")
         if set(self.loss_weights) != set(DEFAULT_LOSS_WEIGHTS):
@@ -159,6 +211,17 @@ class Gray2ColorConfig:
         """Reference positions at the matching scale (4096 for the paper's 128 x 128 reference)."""
         rows, cols = self.matching_grid
         return rows * cols
+
+    @classmethod
+    def official(cls, **overrides) -> "Gray2ColorConfig":
+        """The official code's generator, exactly: what the authors' trained weights load into.
+
+        ``paper`` with every switch set to the official code's choice and ImageNet's 1000 classes (see the module
+        docstring); ``overrides`` change fields as in :func:`get_config`.
+        """
+        official = dict(name="official", num_classes=1000, downsample="subsample", color_input="ab", norm_bias=True,
+                        histogram="triangular", gate_resize="subsample", init="normal")
+        return get_config("paper").replace(**{**official, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-serialisable dict of every field (a fresh copy)."""

@@ -16,6 +16,10 @@ Inputs (the official code's Lab scaling):
     Any H, W, h, w >= 8 — odd, non-square, the reference a different size from the target — with the default
     ``"stats"`` gate; the paper's ``"full_column"`` gate needs ``h = w = config.reference_size``.
 
+The official code's generator, exactly: ``build_gray2colornet(Gray2ColorConfig.official())`` (its switches are
+listed in :mod:`colorlab.models.config`); the authors' trained weights load into it with
+:func:`colorlab.models.load_official_weights`.
+
 Odd sizes (ours): both images are padded at the bottom and right to a multiple of 8 (the encoder's total stride)
 by mirroring (``symmetric`` padding), and the outputs are cropped back. Padded reference positions get attention
 exactly 0 and are left out of the gate's statistics; the histogram is computed on the unpadded reference.
@@ -38,7 +42,7 @@ from keras import layers, ops
 from colorlab.errors import ConfigError
 from colorlab.models.config import TOTAL_STRIDE, Gray2ColorConfig, get_config
 from colorlab.models.correspondence import Correspondence, MatchingFeatures
-from colorlab.models.encoder import ENCODER_LEVELS, ENCODER_STRIDES, Encoder, ReferenceColorEncoder
+from colorlab.models.encoder import ENCODER_LEVELS, ENCODER_STRIDES, NORMAL_INIT, Encoder, ReferenceColorEncoder
 from colorlab.models.gcfn import GCFN
 from colorlab.models.mcn import MCN, ClassificationHead
 
@@ -108,15 +112,20 @@ class Gray2ColorNet(keras.Model):
             raise ConfigError(f"Gray2ColorNet needs a Gray2ColorConfig, a config name or a dict, got {config!r}")
         self.config = config
         w = config.base_width
-        self.encoder = Encoder(w, name="encoder")
-        self.color_encoder = ReferenceColorEncoder(w, name="color_encoder")
+        init = NORMAL_INIT if config.init == "normal" else None
+        self.encoder = Encoder(w, downsample=config.downsample, kernel_initializer=init, name="encoder")
+        self.color_encoder = ReferenceColorEncoder(w, downsample=config.downsample, kernel_initializer=init,
+                                                   name="color_encoder")
         self.matching = MatchingFeatures(ENCODER_STRIDES, MATCHING_STRIDE, name="matching_features")
         self.correspondence = Correspondence(config.temperature, name="correspondence")
         self.gcfn = GCFN(w, gate=config.gate, gate_top_k=config.gate_top_k, gate_hidden=config.gate_hidden,
                          reference_positions=config.reference_positions, hist_bins=config.hist_bins,
-                         gate_value=config.gate_value, name="gcfn")
-        self.mcn = MCN(w, res_blocks=config.res_blocks, name="mcn")
-        self.classifier = ClassificationHead(config.num_classes, name="classifier") if config.num_classes else None
+                         gate_value=config.gate_value, histogram=config.histogram, gate_resize=config.gate_resize,
+                         downsample=config.downsample, kernel_initializer=init, name="gcfn")
+        self.mcn = MCN(w, res_blocks=config.res_blocks, norm_bias=config.norm_bias, kernel_initializer=init,
+                       name="mcn")
+        self.classifier = (ClassificationHead(config.num_classes, kernel_initializer=init, name="classifier")
+                           if config.num_classes else None)
         self.ab_pool = layers.AveragePooling2D(MATCHING_STRIDE, name="reference_ab_pool")
 
     # ---------------------------------------------------------------------------------------- inputs
@@ -168,7 +177,8 @@ class Gray2ColorNet(keras.Model):
         reference_match = self.matching(reference_features)          # (N, hp/2, wp/2, sum of widths)
         mask = _reference_mask(reference_match, r_shape[1], r_shape[2])
 
-        colour = self.color_encoder(reference)                       # (N, hp/2, wp/2, 2w)
+        colour_input = reference if self.config.color_input == "lab" else reference[..., 1:]   # Lab, or ab
+        colour = self.color_encoder(colour_input)                    # (N, hp/2, wp/2, 2w)
         warped, attention, correlation = self.correspondence(
             target_match, reference_match, colour, reference_mask=mask, return_attention=True,
             return_correlation=True)                                 # (N, Hp/2, Wp/2, 2w)

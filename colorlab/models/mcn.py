@@ -25,7 +25,10 @@ the output shows a 2-pixel period; chapter 05 shows this.
 
 Norm and bias (ours): a convolution directly followed by instance norm has no bias (``use_bias=False``): the norm
 subtracts the per-channel mean, so a bias there would be cancelled exactly and never learn. The official code
-keeps it (harmless, but a dead weight).
+keeps it (harmless, but a dead weight): ``norm_bias=True`` (``Gray2ColorConfig.norm_bias``), so its weights load.
+
+Every layer here takes ``kernel_initializer`` (None = ours: Keras' Glorot default, the special heads below; the
+official code's is :data:`colorlab.models.encoder.NORMAL_INIT` for every kernel).
 """
 
 from __future__ import annotations
@@ -42,15 +45,24 @@ __all__ = ["ResBlock", "DecoderStage", "MCN", "ClassificationHead"]
 class ResBlock(layers.Layer):
     """Residual block: ``x + IN(conv(ReLU(IN(conv(x)))))``, 3 x 3 convolutions (the paper's).
 
+    Args:
+        filters: channels.
+        use_bias: the two convolutions have a bias (the official code's; ours: no, the norm cancels it).
+        kernel_initializer: of both convolutions; None for Keras' default.
+
     Input: ``(N, H, W, filters)``. Output: same shape.
     """
 
-    def __init__(self, filters, **kwargs):
+    def __init__(self, filters, use_bias=False, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
-        self.conv1 = layers.Conv2D(self.filters, 3, padding="same", use_bias=False, name="conv1")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        options = dict(padding="same", use_bias=self.use_bias,
+                       kernel_initializer=kernel_initializer or "glorot_uniform")
+        self.conv1 = layers.Conv2D(self.filters, 3, name="conv1", **options)
         self.norm1 = InstanceNormalization(name="norm1")
-        self.conv2 = layers.Conv2D(self.filters, 3, padding="same", use_bias=False, name="conv2")
+        self.conv2 = layers.Conv2D(self.filters, 3, name="conv2", **options)
         self.norm2 = InstanceNormalization(name="norm2")
         self.relu = layers.ReLU(name="relu")
 
@@ -59,7 +71,8 @@ class ResBlock(layers.Layer):
         return x + self.norm2(self.conv2(y))
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters}
+        return {**super().get_config(), "filters": self.filters, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer}
 
 
 @keras.saving.register_keras_serializable(package="colorlab")
@@ -72,24 +85,35 @@ class DecoderStage(layers.Layer):
         res_blocks: residual blocks at the input scale (paper: 2).
         post_convs: 3 x 3 convolutions after the upsampling (paper: 2 in stage 1, then 1).
         final: the last stage — its last activation is LeakyReLU(0.2) and there is no norm (the paper's).
+        norm_bias: the convolutions followed by instance norm (entry, residual blocks) have a bias (the official
+            code's; ours: no).
+        kernel_initializer: of every convolution; None for ours (Keras' default, the ab head N(0, 0.02)).
 
     ``call(x, fused, skip)``: ``x`` ``(N, h, w, filters)``, ``fused`` same shape, ``skip``
     ``(N, 2h, 2w, C_skip)``. Returns ``(features (N, 2h, 2w, out_filters), ab (N, 2h, 2w, 2))``, ab in (-1, 1).
     """
 
-    def __init__(self, filters, out_filters, res_blocks=2, post_convs=1, final=False, **kwargs):
+    def __init__(self, filters, out_filters, res_blocks=2, post_convs=1, final=False, norm_bias=False,
+                 kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.out_filters = int(out_filters)
         self.res_blocks = int(res_blocks)
         self.post_convs = int(post_convs)
         self.final = bool(final)
-        self.entry_conv = layers.Conv2D(self.filters, 3, padding="same", use_bias=False, name="entry_conv")
+        self.norm_bias = bool(norm_bias)
+        self.kernel_initializer = kernel_initializer
+        init = kernel_initializer or "glorot_uniform"
+        self.entry_conv = layers.Conv2D(self.filters, 3, padding="same", use_bias=self.norm_bias, name="entry_conv",
+                                        kernel_initializer=init)
         self.entry_norm = InstanceNormalization(name="entry_norm")
-        self.blocks = [ResBlock(self.filters, name=f"res{i + 1}") for i in range(self.res_blocks)]
-        self.up = layers.Conv2DTranspose(self.out_filters, 4, strides=2, padding="same", name="up")
-        self.skip_conv = layers.Conv2D(self.out_filters, 3, padding="same", name="skip_conv")
-        self.post_conv_layers = [layers.Conv2D(self.out_filters, 3, padding="same", name=f"post_conv{i + 1}")
+        self.blocks = [ResBlock(self.filters, use_bias=self.norm_bias, kernel_initializer=kernel_initializer,
+                                name=f"res{i + 1}") for i in range(self.res_blocks)]
+        self.up = layers.Conv2DTranspose(self.out_filters, 4, strides=2, padding="same", name="up",
+                                         kernel_initializer=init)
+        self.skip_conv = layers.Conv2D(self.out_filters, 3, padding="same", name="skip_conv", kernel_initializer=init)
+        self.post_conv_layers = [layers.Conv2D(self.out_filters, 3, padding="same", name=f"post_conv{i + 1}",
+                                               kernel_initializer=init)
                                  for i in range(self.post_convs)]
         self.post_activations = [
             layers.LeakyReLU(0.2, name=f"post_act{i + 1}") if (self.final and i == self.post_convs - 1)
@@ -100,7 +124,7 @@ class DecoderStage(layers.Layer):
         # Ours: the heads start near gray (N(0, 0.02) kernels, the official code's init for every layer) instead
         # of Keras' Glorot default, which saturates tanh at the start (pre-activations of std ~1.5 measured).
         self.head = layers.Conv2D(2, 1, activation="tanh", name="ab_head",
-                                  kernel_initializer=keras.initializers.RandomNormal(stddev=0.02))
+                                  kernel_initializer=kernel_initializer or keras.initializers.RandomNormal(stddev=0.02))
 
     def call(self, x, fused, skip):
         x = x + fused
@@ -117,7 +141,8 @@ class DecoderStage(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "out_filters": self.out_filters,
-                "res_blocks": self.res_blocks, "post_convs": self.post_convs, "final": self.final}
+                "res_blocks": self.res_blocks, "post_convs": self.post_convs, "final": self.final,
+                "norm_bias": self.norm_bias, "kernel_initializer": self.kernel_initializer}
 
 
 @keras.saving.register_keras_serializable(package="colorlab")
@@ -127,6 +152,7 @@ class MCN(layers.Layer):
     Args:
         base_width: ``w`` (paper: 64).
         res_blocks: residual blocks per stage (paper: 2).
+        norm_bias, kernel_initializer: as in :class:`DecoderStage`.
 
     ``call(target_features, fused, return_features=False)``:
 
@@ -138,15 +164,18 @@ class MCN(layers.Layer):
     (``ab / 110``); with ``return_features`` also the three stages' feature maps.
     """
 
-    def __init__(self, base_width=64, res_blocks=2, **kwargs):
+    def __init__(self, base_width=64, res_blocks=2, norm_bias=False, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.base_width = int(base_width)
         self.res_blocks = int(res_blocks)
+        self.norm_bias = bool(norm_bias)
+        self.kernel_initializer = kernel_initializer
         w = self.base_width
+        options = dict(res_blocks=self.res_blocks, norm_bias=self.norm_bias, kernel_initializer=kernel_initializer)
         self.stages = [
-            DecoderStage(8 * w, 4 * w, res_blocks=self.res_blocks, post_convs=2, name="stage1"),
-            DecoderStage(4 * w, 2 * w, res_blocks=self.res_blocks, post_convs=1, name="stage2"),
-            DecoderStage(2 * w, 2 * w, res_blocks=self.res_blocks, post_convs=1, final=True, name="stage3"),
+            DecoderStage(8 * w, 4 * w, post_convs=2, name="stage1", **options),
+            DecoderStage(4 * w, 2 * w, post_convs=1, name="stage2", **options),
+            DecoderStage(2 * w, 2 * w, post_convs=1, final=True, name="stage3", **options),
         ]
 
     def call(self, target_features, fused, return_features=False):
@@ -160,7 +189,8 @@ class MCN(layers.Layer):
         return (outputs, features) if return_features else outputs
 
     def get_config(self):
-        return {**super().get_config(), "base_width": self.base_width, "res_blocks": self.res_blocks}
+        return {**super().get_config(), "base_width": self.base_width, "res_blocks": self.res_blocks,
+                "norm_bias": self.norm_bias, "kernel_initializer": self.kernel_initializer}
 
 
 @keras.saving.register_keras_serializable(package="colorlab")
@@ -175,18 +205,22 @@ class ClassificationHead(layers.Layer):
     365). With Keras' Glorot default the max-pooled, instance-normalised features give logits of std ~3.5 and a
     starting loss ~12.5 whose gradient swamps the reconstruction term (measured for ``colorlab.losses``).
 
+    ``kernel_initializer``: None for ours, N(0, 0.01); the official code's is N(0, 0.02).
+
     Input: ``(N, h, w, C)``. Output: logits ``(N, num_classes)`` (no softmax).
     """
 
-    def __init__(self, num_classes, **kwargs):
+    def __init__(self, num_classes, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = int(num_classes)
+        self.kernel_initializer = kernel_initializer
         self.pool = layers.GlobalMaxPooling2D(name="pool")
         self.dense = layers.Dense(self.num_classes, name="logits",
-                                  kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+                                  kernel_initializer=kernel_initializer or keras.initializers.RandomNormal(stddev=0.01))
 
     def call(self, x):
         return self.dense(self.pool(x))
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
+        return {**super().get_config(), "num_classes": self.num_classes,
+                "kernel_initializer": self.kernel_initializer}

@@ -3,7 +3,8 @@ with its config beside it in ``x.json``, ``{"config": Gray2ColorConfig.to_dict()
 
 :func:`save_generator` writes the pair (what :meth:`colorlab.train.Trainer.export_generator` calls) and
 :func:`load_generator` builds the model back from it (what :func:`colorlab.colorize`, video and evaluation use;
-cached per file). :data:`DEMO_WEIGHTS` are the weights shipped in ``data/weights/``, the default everywhere.
+cached per file); :func:`generator_config` reads the config alone, so commands check their input against it before
+the model is built. :data:`DEMO_WEIGHTS` are the weights shipped in ``data/weights/``, the default everywhere.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from colorlab.models.config import Gray2ColorConfig, get_config
 from colorlab.models.gray2colornet import Gray2ColorNet, build_gray2colornet
 
 __all__ = ["DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
-           "clear_generator_cache"]
+           "generator_config", "clear_generator_cache"]
 
 #: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
 DEMO_WEIGHTS = pathlib.Path(__file__).resolve().parents[2] / "data" / "weights" / "demo.weights.h5"
@@ -40,7 +41,8 @@ def read_config(weights: str | os.PathLike) -> Gray2ColorConfig:
     """The config saved beside a weights file (:func:`config_path_for`).
 
     Raises:
-        ConfigError: the config file is missing, unreadable, or does not hold ``{"config": {...}}``.
+        ConfigError: the config file is missing, unreadable, does not hold ``{"config": {...}}``, or holds an
+            invalid config (out of bounds, unknown field, ...); the message names the file.
     """
     json_path = config_path_for(weights)
     if not json_path.is_file():
@@ -54,7 +56,10 @@ def read_config(weights: str | os.PathLike) -> Gray2ColorConfig:
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
         raise ConfigError(f"config file {os.fspath(json_path)!r} must hold {{\"config\": {{...}}}} "
                           "(Gray2ColorConfig.to_dict())")
-    return Gray2ColorConfig.from_dict(data["config"])
+    try:
+        return Gray2ColorConfig.from_dict(data["config"])
+    except ConfigError as error:
+        raise ConfigError(f"config file {os.fspath(json_path)!r}: {error}") from None
 
 
 def save_generator(model: Gray2ColorNet, path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
@@ -88,6 +93,35 @@ def _as_config(config) -> Gray2ColorConfig | None:
     raise ConfigError(f"config must be a Gray2ColorConfig, a config name or None, got {config!r}")
 
 
+def generator_config(weights: str | os.PathLike | Gray2ColorNet | None = None, config=None) -> Gray2ColorConfig:
+    """The config :func:`load_generator` would build with the same arguments, without building anything.
+
+    Cheap (a JSON file at most): commands use it to check their inputs against the model's working sizes before
+    the model is loaded. The weights file must exist; its content is not read.
+
+    Raises:
+        as :func:`load_generator`, except for weights that do not fit the config (found only when loading).
+    """
+    if isinstance(weights, Gray2ColorNet):
+        if config is not None and _as_config(config) != weights.config:
+            raise ConfigError("config= differs from the config of the model passed as weights=; leave config out "
+                              "when passing a built model")
+        return weights.config
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be a path to a .weights.h5 file, a built Gray2ColorNet or None, "
+                          f"got {type(weights).__name__}")
+    if weights is None and not DEMO_WEIGHTS.is_file():
+        raise ColorlabError(
+            "the demo weights are not shipped yet (expected "
+            f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
+            ".json config beside it) or a built model, e.g. colorize(target, reference, "
+            "weights='runs/course/generator.weights.h5'), or --weights on the command line")
+    path = pathlib.Path(DEMO_WEIGHTS if weights is None else weights)
+    if not path.is_file():
+        raise ColorlabError(f"cannot load weights {os.fspath(path)!r}: no such file")
+    return _as_config(config) or read_config(path)
+
+
 def load_generator(weights: str | os.PathLike | Gray2ColorNet | None = None, config=None) -> Gray2ColorNet:
     """A Gray2ColorNet with its weights loaded; built once per weights file (and config), then cached.
 
@@ -104,38 +138,24 @@ def load_generator(weights: str | os.PathLike | Gray2ColorNet | None = None, con
 
     Raises:
         ConfigError: a ``weights`` of another type, a bad ``config``, or a missing or invalid config file.
-        ColorlabError: demo weights not shipped, a missing weights file, or weights that do not fit the config.
+        ColorlabError: demo weights not shipped, a missing weights file, a model that cannot be built (out of
+            memory), or weights that do not fit the config.
     """
+    config = generator_config(weights, config)
     if isinstance(weights, Gray2ColorNet):
-        if config is not None and _as_config(config) != weights.config:
-            raise ConfigError("config= differs from the config of the model passed as weights=; leave config out "
-                              "when passing a built model")
         return weights
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be a path to a .weights.h5 file, a built Gray2ColorNet or None, "
-                          f"got {type(weights).__name__}")
-    if weights is None:
-        if not DEMO_WEIGHTS.is_file():
-            raise ColorlabError(
-                "the demo weights are not shipped yet (expected "
-                f"{os.fspath(DEMO_WEIGHTS)!r}); pass weights= a .weights.h5 file saved by the trainer (with its "
-                ".json config beside it) or a built model, e.g. colorize(target, reference, "
-                "weights='runs/course/generator.weights.h5'), or --weights on the command line")
-        weights = DEMO_WEIGHTS
-    path = pathlib.Path(weights)
-    if not path.is_file():
-        raise ColorlabError(f"cannot load weights {os.fspath(path)!r}: no such file")
-    config = _as_config(config) or read_config(path)
+    path = pathlib.Path(DEMO_WEIGHTS if weights is None else weights)
     stat = path.stat()
     key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, json.dumps(config.to_dict(), sort_keys=True))
     model = _CACHE.get(key)
     if model is None:
-        model = build_gray2colornet(config)
-        try:
+        try:   # building and loading inside one error path: a config the machine cannot hold is one line too
+            model = build_gray2colornet(config)
             model.load_weights(path)
-        except Exception as error:  # h5py / Keras raise many types for a wrong or corrupt file
+        except Exception as error:  # h5py / Keras / the backend (MemoryError, ResourceExhaustedError) raise many types
+            message = " ".join(str(error).split())[:300] or type(error).__name__
             raise ColorlabError(f"cannot load weights {os.fspath(path)!r} into a {config.name!r} "
-                                f"Gray2ColorNet: {' '.join(str(error).split())[:300]}") from None
+                                f"Gray2ColorNet: {message}") from None
         _CACHE[key] = model
     return model
 
