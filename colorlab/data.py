@@ -28,9 +28,10 @@ has no other image to offer, so its targets always get ``"same"`` pairs.
 The model's normalisation (the official code's): ``target_l = L / 50 - 1`` in [-1, 1],
 ``target_ab = ab / 110``, ``reference_lab = (L / 50 - 1, a / 110, b / 110)``, computed by
 :func:`colorlab.cie.normalised_lab` (the formulas of :mod:`colorlab.color`, in NumPy). Resizing (ours): the shorter side is
-scaled to the working size and the centre is cropped, so photos are never distorted (the official test code scales
-the target's shorter side to 144 and crops 128, and resizes the reference to exactly 128 x 128, which distorts
-non-square references).
+scaled to the working size and the centre is cropped, so photos are never distorted (the official code's options
+default to scaling the shorter side to 144 and cropping 128; its test options set both to 128 and its test script
+passes ``--preprocess none``, which keeps the target's own size rounded to a multiple of 8; the reference is always
+resized to exactly 128 x 128, which distorts non-square references).
 
 Feeding a GPU (ours). A batch is a pure function of ``(seed, epoch, index)``, computed with NumPy and Pillow
 only, so it can be prepared anywhere and come out the same bit for bit: ``PairDataset`` keeps the epoch-independent

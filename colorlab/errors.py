@@ -23,7 +23,8 @@ class DatasetError(ColorlabError):
 
 
 class CheckpointError(ColorlabError):
-    """A checkpoint is missing, incomplete or does not fit this trainer (other config); the message names it."""
+    """A checkpoint (or a run's exported generator) is missing, damaged, cannot be written (a full disk) or does not
+    fit this trainer (other config); the message names it."""
 
 
 class VideoError(ColorlabError):
@@ -33,3 +34,8 @@ class VideoError(ColorlabError):
 
 class BusyError(ColorlabError):
     """A folder is in use by another colorlab process (a training run, a video job); the message names the holder."""
+
+
+class BudgetError(ColorlabError, ValueError):
+    """An image, reference or video frame whose work exceeds the work budget (:class:`colorlab.inference.WorkBudget`:
+    pixels, aspect ratio, matching cost); the message names the input, its shape and the limit."""

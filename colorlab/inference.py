@@ -8,16 +8,20 @@ Use::
 
     # or, from a shell:  colorlab colorize gray.jpg --reference reference.jpg -o coloured.png --weights W
 
-What happens (the last two steps are ours; Gray2ColorNet's paper and its official test code only work at 128 x 128):
+What happens (the last two steps are ours):
 
 1. **Lightness.** The target's CIE L* is computed at full resolution. A colour target is accepted, with a
    warning: its colours are thrown away and only its L* is used.
 2. **Working size.** L* is scaled (bicubic, aspect ratio kept) so its *shorter* side is the working size
    (``config.image_size``, 128 for ``course``); the reference likewise to ``config.reference_size``. The model
-   accepts any size >= 8 (it pads to a multiple of 8 inside), so nothing is cropped. (The official code crops the
-   target to a 128 x 128 square and squashes the reference to 128 x 128; we keep the whole picture, because a
-   user wants all of their photo back. The paper's ``"full_column"`` gate only accepts a square reference of
-   exactly ``reference_size``, so for it the reference is squashed as in the official code.)
+   accepts any size >= 8 (it pads to a multiple of 8 inside), so nothing is cropped. (The official test script, run
+   with ``--preprocess none``, keeps the target at its own size rounded to a multiple of 8 and squashes the
+   reference to 128 x 128; we scale the target to a working size, because matching grows with its area, and keep
+   the whole picture. The paper's ``"full_column"`` gate only accepts a square reference of exactly
+   ``reference_size``, so for it the reference is squashed as in the official code.) Since the shorter side
+   sets the size, the work grows with the aspect ratio, and matching compares every target position with every
+   reference position: :class:`WorkBudget` bounds both shapes before anything is allocated (too elongated or too
+   large an input is refused in one line; matching above its limit makes both working sizes smaller).
 3. **The model** predicts ab at the working size (Lab scaling of the official code: ``L/50 - 1``, ``ab/110``).
 4. **Guided upsampling** (ours): ab is brought to the full resolution *guided by the full-resolution L*, with
    He, Sun & Tang's guided filter (ECCV 2010 / TPAMI 2013) in its fast, upsampling form (He & Sun 2015, "Fast
@@ -50,6 +54,7 @@ light).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import warnings
@@ -58,10 +63,12 @@ import numpy as np
 from PIL import Image
 
 from colorlab.cie import image_lab_to_rgb8, image_lightness, is_colour, lab_to_rgb8, rgb_to_lab_np
-from colorlab.errors import ConfigError, OutputExistsError
+from colorlab.errors import BudgetError, ConfigError
+from colorlab.io import DEFAULT_MAX_PIXELS
 
 __all__ = ["Colorizer", "colorize", "colorize_files", "guided_upsample", "bilinear_upsample", "box_mean",
-           "ColorTargetWarning", "GUIDED_RADIUS", "GUIDED_EPS"]
+           "WorkBudget", "WorkPlan", "matching_positions", "ColorTargetWarning", "WorkBudgetWarning",
+           "GUIDED_RADIUS", "GUIDED_EPS", "MAX_ASPECT", "MAX_MATCHING"]
 
 #: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
 #: model's colour regions (1/128 of the picture per pixel at ``course``'s 128), large enough to fit A, B stably.
@@ -72,8 +79,24 @@ GUIDED_RADIUS = 2
 GUIDED_EPS = 1e-3
 
 
+#: Longest side over shortest side of a target, reference or video frame that is accepted (ours). The working size is
+#: the *shorter* side, so the model's work grows with the aspect ratio: a 3000 x 1 picture would be worked on at
+#: 64 x 192,000. Panoramas (4:1, phone sweeps up to about 10:1) pass; a strip of pixels is refused.
+MAX_ASPECT = 16
+#: Most matching work per image pair (ours): target positions x reference positions at the matching scale (half the
+#: working size, padded to a multiple of 8). The model holds about six float32 matrices of that many entries at
+#: once; measured on CPU (TensorFlow), 2**26 entries (a 64 x 512 target against a 64 x 512 reference) peak at
+#: 2.5 GB of resident memory, 1.7 GB of it for matching. The paper's 128 x 128 pair costs 2**24. Above the limit
+#: the working sizes are reduced (:meth:`WorkBudget.plan`).
+MAX_MATCHING = 2 ** 26
+
+
 class ColorTargetWarning(UserWarning):
     """The target given to :func:`colorize` is a colour image: its colours are discarded, only its L* is used."""
+
+
+class WorkBudgetWarning(UserWarning):
+    """The working sizes were reduced to keep the matching within :attr:`WorkBudget.max_matching`."""
 
 
 # ----------------------------------------------------------------------------------------- image helpers
@@ -89,6 +112,136 @@ def _working_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
     """Scales ``(height, width)`` so the shorter side is ``short_side``, keeping the aspect ratio (each side >= 8)."""
     scale = short_side / min(height, width)
     return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def matching_positions(shape: tuple[int, int]) -> int:
+    """Positions at the matching scale of a working shape ``(h, w)``: padded to a multiple of 8, then halved
+    (the model's correspondence, :mod:`colorlab.models.correspondence`)."""
+    return (-(-shape[0] // 8) * 4) * (-(-shape[1] // 8) * 4)
+
+
+# ------------------------------------------------------------------------------------------- work budget
+@dataclasses.dataclass(frozen=True)
+class WorkPlan:
+    """What one model call will work on (:meth:`WorkBudget.plan`).
+
+    Attributes:
+        target: ``(h, w)`` the target's (or frame's) working shape.
+        reference: ``(h_r, w_r)`` the reference's working shape.
+        matching: target positions x reference positions at the matching scale (:func:`matching_positions`).
+        scale: 1.0, or the factor (< 1) the working sizes were reduced by to fit the budget.
+    """
+
+    target: tuple
+    reference: tuple
+    matching: int
+    scale: float = 1.0
+
+    def warn_if_reduced(self, target: str = "the target", reference: str = "the reference") -> None:
+        """Issues a :class:`WorkBudgetWarning` naming ``target`` and ``reference`` if the sizes were reduced."""
+        if self.scale < 1:
+            warnings.warn(f"{target} against {reference}: working sizes reduced to {self.target[1]}×{self.target[0]} "
+                          f"and {self.reference[1]}×{self.reference[0]} to keep the matching within the work budget",
+                          WorkBudgetWarning, stacklevel=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkBudget:
+    """Limits on the work of one model call, checked on the shapes alone, before any image is resized or any model
+    is called: what keeps a few-byte file from asking for gigabytes.
+
+    The model scales the *shorter* side of the target to its working size and the reference's to
+    ``config.reference_size`` (keeping the aspect ratio), and its correspondence compares every target position
+    with every reference position at half that size, so the memory grows with the product of the two working
+    areas. :meth:`plan` refuses inputs with too many pixels or too long a shape, and reduces both working sizes
+    (by one factor) when the matching would cost more than ``max_matching``.
+
+    Attributes:
+        max_pixels: most pixels (width x height) of a target, reference or frame at full resolution (the guided
+            upsampling and the output are that size); default :data:`colorlab.io.DEFAULT_MAX_PIXELS`.
+        max_aspect: most ``long side / short side`` (:data:`MAX_ASPECT`).
+        max_matching: most target positions x reference positions (:data:`MAX_MATCHING`).
+    """
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_aspect: float = MAX_ASPECT
+    max_matching: int = MAX_MATCHING
+
+    def __post_init__(self):
+        for name in ("max_pixels", "max_aspect", "max_matching"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not value >= 1:
+                raise ConfigError(f"WorkBudget: {name} must be a number >= 1, got {value!r}")
+
+    def check_shape(self, shape: tuple[int, int], what: str) -> None:
+        """Refuses a full-resolution ``(height, width)`` with more than :attr:`max_pixels` pixels, a side of 0, or
+        an aspect ratio above :attr:`max_aspect`.
+
+        Raises:
+            BudgetError: one line naming ``what`` (e.g. ``"target 'a.png'"``), the shape and the limit.
+        """
+        height, width = int(shape[0]), int(shape[1])
+        if height < 1 or width < 1:
+            raise BudgetError(f"{what} is {width}×{height} pixels: nothing to colour")
+        if height * width > self.max_pixels:
+            raise BudgetError(f"{what} is {width}×{height} = {width * height:,} pixels, more than the limit of "
+                              f"{self.max_pixels:,} (WorkBudget.max_pixels)")
+        aspect = max(height, width) / min(height, width)
+        if aspect > self.max_aspect:
+            raise BudgetError(f"{what} is {width}×{height} pixels, an aspect ratio of {aspect:.0f}:1, more than the "
+                              f"limit of {self.max_aspect:g}:1 (WorkBudget.max_aspect); crop or pad it to a less "
+                              "elongated shape")
+
+    def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], config,
+             working_size: int | None = None, *, target: str = "the target",
+             reference: str = "the reference") -> WorkPlan:
+        """The working shapes of a target (or video frame) and a reference, within the budget.
+
+        Args:
+            target_shape, reference_shape: ``(height, width)`` at full resolution.
+            config: the model's :class:`~colorlab.models.Gray2ColorConfig` (its ``image_size``,
+                ``reference_size`` and ``gate``).
+            working_size: the target's working size (shorter side); default ``config.image_size``.
+            target, reference: how to name them in an error (``"target 'a.png'"``).
+
+        Returns:
+            :class:`WorkPlan`. The target's shorter side becomes ``working_size`` and the reference's
+            ``config.reference_size`` (exactly ``reference_size`` squared for the ``"full_column"`` gate); if their
+            matching would cost more than :attr:`max_matching`, both are reduced by one factor (never below 8
+            pixels a side; the ``"full_column"`` reference stays as it is) until it fits.
+
+        Raises:
+            BudgetError: a shape refused by :meth:`check_shape`, or matching that does not fit even at 8 pixels.
+        """
+        self.check_shape(target_shape, target)
+        self.check_shape(reference_shape, reference)
+        size = int(working_size or config.image_size)
+        fixed_reference = config.gate == "full_column"   # the paper's gate needs exactly reference_size squared
+
+        def shapes(scale):
+            t = _working_shape(*target_shape, max(8, int(size * scale)))
+            if fixed_reference:
+                r = (config.reference_size, config.reference_size)
+            else:
+                r = _working_shape(*reference_shape, max(8, int(config.reference_size * scale)))
+            return t, r, matching_positions(t) * matching_positions(r)
+
+        t, r, cost = shapes(1.0)
+        if cost <= self.max_matching:
+            return WorkPlan(t, r, cost)
+        # cost ~ scale**4 when both sizes shrink (scale**2 with a fixed reference); then step down past rounding
+        scale = (self.max_matching / cost) ** (0.5 if fixed_reference else 0.25)
+        t, r, reduced = shapes(scale)
+        while reduced > self.max_matching and (min(t) > 8 or (min(r) > 8 and not fixed_reference)):
+            scale *= 0.99
+            t, r, reduced = shapes(scale)
+        if reduced > self.max_matching:
+            raise BudgetError(f"{target} ({target_shape[1]}×{target_shape[0]}) against {reference} "
+                              f"({reference_shape[1]}×{reference_shape[0]}): matching costs {reduced:,} positions² "
+                              f"even at the smallest working size, more than the limit of {self.max_matching:,} "
+                              "(WorkBudget.max_matching)")
+        return WorkPlan(t, r, reduced, scale)
 
 
 # -------------------------------------------------------------------------------------- guided upsampling
@@ -176,6 +329,17 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
 
 
 # ------------------------------------------------------------------------------------------- the pipeline
+def _check_options(strength, working_size, budget) -> None:
+    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(strength) or strength < 0:
+        raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
+    if working_size is not None and (isinstance(working_size, bool)
+                                     or not isinstance(working_size, (int, np.integer)) or working_size < 8):
+        raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
+    if budget is not None and not isinstance(budget, WorkBudget):
+        raise ConfigError(f"colorize: budget must be a WorkBudget or None, got {type(budget).__name__}")
+
+
 class Colorizer:
     """The colorize pipeline in steps, around one model: what :func:`colorize`, :mod:`colorlab.video` and
     :mod:`colorlab.evaluate` share. Each step is one call (see the module docstring for what happens)::
@@ -188,7 +352,8 @@ class Colorizer:
         rgb8 = colorizer.finish(l_full, l_small, ab_small)                 # (H, W, 3) uint8, L* kept
 
     A video colours many ``l_small`` against one ``reference_lab`` and blends ``ab_small`` over time before
-    :meth:`finish`.
+    :meth:`finish`. :meth:`plan` gives both working shapes within the work budget (:class:`WorkBudget`);
+    :func:`colorize` and video pass them to :meth:`working_lightness` and :meth:`prepare_reference`.
 
     Args:
         weights: a ``.weights.h5`` path (config from its sibling ``.json``), a built
@@ -199,57 +364,64 @@ class Colorizer:
         strength: multiplies ab in :meth:`finish` (>= 0): 0 -> the gray picture, 1 -> the model's colours.
         working_size: the shorter side (pixels, >= 8) the target is scaled to for the model; default
             ``config.image_size`` (what the model was trained at).
+        budget: the :class:`WorkBudget` of :meth:`plan`; default ``WorkBudget()``.
 
     Attributes:
         model: the :class:`~colorlab.models.Gray2ColorNet`.
         config: its :class:`~colorlab.models.Gray2ColorConfig`.
         strength: float.
         working_size: int.
+        budget: :class:`WorkBudget`.
 
     Raises:
         ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
         ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
     """
 
-    def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None):
+    def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None,
+                 budget: WorkBudget | None = None):
         from colorlab.models import load_generator
 
-        if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
-                or not np.isfinite(strength) or strength < 0:
-            raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
-        if working_size is not None and (isinstance(working_size, bool)
-                                         or not isinstance(working_size, (int, np.integer)) or working_size < 8):
-            raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
+        _check_options(strength, working_size, budget)
         self.model = load_generator(weights, config)
         self.config = self.model.config
         self.strength = float(strength)
         self.working_size = int(working_size or self.config.image_size)
+        self.budget = budget or WorkBudget()
+
+    def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], *, target: str = "the target",
+             reference: str = "the reference") -> WorkPlan:
+        """Both working shapes within :attr:`budget` (:meth:`WorkBudget.plan`); ``target`` and ``reference`` name
+        the inputs in an error. Raises :class:`~colorlab.errors.BudgetError`."""
+        return self.budget.plan(target_shape, reference_shape, self.config, self.working_size, target=target,
+                                reference=reference)
 
     def working_shape(self, height: int, width: int) -> tuple[int, int]:
         """The working size of a ``(height, width)`` target: the shorter side becomes :attr:`working_size`, the
-        aspect ratio is kept (each side >= 8)."""
+        aspect ratio is kept (each side >= 8). Not budget-checked: :meth:`plan` is."""
         return _working_shape(height, width, self.working_size)
 
-    def working_lightness(self, l_full: np.ndarray) -> np.ndarray:
-        """L* ``(H, W)`` in [0, 100] -> float32 ``(h, w)`` at :meth:`working_shape` (bicubic, clipped to [0, 100])."""
-        h, w = self.working_shape(*l_full.shape)
+    def working_lightness(self, l_full: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """L* ``(H, W)`` in [0, 100] -> float32 ``(h, w)`` at ``shape`` (default :meth:`working_shape`; pass
+        ``plan.target``), bicubic, clipped to [0, 100]."""
+        h, w = shape or self.working_shape(*l_full.shape)
         return np.clip(_resize(l_full, h, w, Image.Resampling.BICUBIC), 0.0, 100.0)
 
-    def prepare_reference(self, reference_rgb: np.ndarray) -> np.ndarray:
+    def prepare_reference(self, reference_rgb: np.ndarray, shape: tuple[int, int] | None = None) -> np.ndarray:
         """The reference as the model reads it.
 
         Args:
             reference_rgb: ``(H', W', 3)`` float sRGB in [0, 1] (:func:`colorlab.io.load_image`), any size.
+            shape: ``(h_r, w_r)`` to scale it to (pass ``plan.reference``); default: its shorter side becomes
+                ``config.reference_size``, exactly ``reference_size`` squared for the paper's ``"full_column"`` gate.
 
         Returns:
-            float32 ``(h_r, w_r, 3)``: ``(L/50 - 1, a/110, b/110)``, its shorter side scaled (bicubic) to
-            ``config.reference_size``; the paper's ``"full_column"`` gate gets exactly ``reference_size`` squared.
+            float32 ``(h_r, w_r, 3)``: ``(L/50 - 1, a/110, b/110)``, scaled (bicubic) to ``shape``.
         """
         cfg = self.config
-        if cfg.gate == "full_column":   # the paper's gate needs exactly reference_size x reference_size
-            shape = (cfg.reference_size, cfg.reference_size)
-        else:
-            shape = _working_shape(*reference_rgb.shape[:2], cfg.reference_size)
+        if shape is None:   # the paper's gate needs exactly reference_size x reference_size
+            shape = ((cfg.reference_size, cfg.reference_size) if cfg.gate == "full_column"
+                     else _working_shape(*reference_rgb.shape[:2], cfg.reference_size))
         small = np.stack([_resize(reference_rgb[..., c], *shape, Image.Resampling.BICUBIC) for c in range(3)],
                          axis=-1)
         lab = rgb_to_lab_np(np.clip(small, 0.0, 1.0))
@@ -318,7 +490,7 @@ def _describe(source) -> str:
 
 
 def colorize(target, reference, *, weights=None, config=None, strength: float = 1.0,
-             working_size: int | None = None) -> Image.Image:
+             working_size: int | None = None, budget: WorkBudget | None = None) -> Image.Image:
     """Colours ``target`` with the colours of ``reference`` (Gray2ColorNet), at the target's full resolution.
 
     Args:
@@ -333,34 +505,52 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
         strength: multiplies ab (>= 0): 0 -> the gray picture, 1 -> the model's colours.
         working_size: the shorter side (pixels, >= 8) the target is scaled to for the model; default
             ``config.image_size`` (what the model was trained at).
+        budget: the limits on the work (:class:`WorkBudget`); default ``WorkBudget()``. Working sizes are reduced
+            (with a :class:`WorkBudgetWarning`) when the matching would cost more than it allows.
 
     Returns:
         ``PIL.Image`` in mode ``"RGB"``, the target's size, whose L* equals the target's L* up to 8-bit rounding.
 
+    Both images are read and the budget is checked before the model is loaded.
+
     Raises:
         ImageLoadError: a target or reference that cannot be read.
-        ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
+        BudgetError: a target or reference with too many pixels or too long a shape (:class:`WorkBudget`).
+        ConfigError: bad ``strength``, ``working_size``, ``budget``, ``config`` or ``weights`` argument.
         ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
     """
     from colorlab.io import load_image
+    from colorlab.models import generator_config
 
-    colorizer = Colorizer(weights, config, strength=strength, working_size=working_size)
-    target_rgb = load_image(target, mode="RGB")
-    reference_rgb = load_image(reference, mode="RGB")
+    _check_options(strength, working_size, budget)
+    budget = budget or WorkBudget()
+    target_rgb = load_image(target, mode="RGB", max_pixels=budget.max_pixels)
+    reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
+    names = {"target": f"target {_describe(target)}", "reference": f"reference {_describe(reference)}"}
+    plan = budget.plan(target_rgb.shape[:2], reference_rgb.shape[:2], generator_config(weights, config),
+                       working_size, **names)                                 # before the model is built
+    plan.warn_if_reduced(**names)
+    colorizer = Colorizer(weights, config, strength=strength, working_size=working_size, budget=budget)
     if is_colour(target_rgb):
         warnings.warn(f"colorize: the target {_describe(target)} is a colour image; its colours are discarded "
                       "and only its lightness (CIE L*) is coloured", ColorTargetWarning, stacklevel=2)
     l_full = image_lightness(target_rgb)                                      # (H, W) in [0, 100]
     del target_rgb
-    l_small = colorizer.working_lightness(l_full)                             # (h, w)
-    reference_lab = colorizer.prepare_reference(reference_rgb)                # (h_r, w_r, 3) normalised Lab
+    return _colour(colorizer, l_full, reference_rgb, plan)
+
+
+def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray, plan: WorkPlan) -> Image.Image:
+    """The pipeline from the target's L* ``(H, W)`` and the reference ``(H', W', 3)`` at the shapes of ``plan``."""
+    l_small = colorizer.working_lightness(l_full, plan.target)                # (h, w)
+    reference_lab = colorizer.prepare_reference(reference_rgb, plan.reference)  # (h_r, w_r, 3) normalised Lab
     ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]          # (h, w, 2), Lab units
     return Image.fromarray(colorizer.finish(l_full, l_small, ab_small), mode="RGB")
 
 
 # -------------------------------------------------------------------------------------------- many files
 def colorize_files(targets, reference, output, *, weights=None, config=None, strength: float = 1.0,
-                   overwrite: bool = False, progress: bool = True) -> list[pathlib.Path]:
+                   overwrite: bool = False, progress: bool = True,
+                   budget: WorkBudget | None = None) -> list[pathlib.Path]:
     """Colours image files and writes the results (what ``colorlab colorize`` runs).
 
     Args:
@@ -368,26 +558,34 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         reference: the reference (path, PIL image or array).
         output: for one target, the output file (or an existing folder, which then gets ``<stem>.png``);
             for several targets, a folder (created if missing) that gets one ``<target stem>.png`` each.
-        weights, config, strength: as for :func:`colorize`.
-        overwrite: replace existing output files; without it, nothing is computed if any output exists already.
+        weights, config, strength, budget: as for :func:`colorize`.
+        overwrite: replace existing output files (never an input); without it, nothing is computed if any output
+            exists already.
         progress: show a progress bar (tqdm) when there are several targets.
 
     Returns:
         The paths written, in the order of ``targets``.
 
-    Every output is written atomically (:func:`colorlab.io.save_image`): a failure never leaves half a file. On
-    the first target that cannot be read, the error is raised (outputs finished before it are kept).
+    Everything a user can get wrong is checked before the model loads (seconds): every output path
+    (:func:`colorlab.io.check_output_path`), the reference (read whole), each target's header
+    (:func:`colorlab.io.image_shape`), the weights' config and the work budget of every pair. Every output is
+    written atomically (:func:`colorlab.io.save_image`): a failure never leaves half a file. On the first target
+    that cannot be decoded, the error is raised (outputs finished before it are kept).
 
     Raises:
-        ConfigError: no targets, two targets with the same file stem, output not a folder for several targets.
-        OutputExistsError: an output exists and ``overwrite`` is False (checked before any work).
-        ImageLoadError, ColorlabError: as for :func:`colorize`.
+        ConfigError: no targets, two targets with the same file stem, output not a folder for several targets, an
+            output that is an input, a missing or read-only output folder.
+        OutputExistsError: an output exists (or is a dangling link) and ``overwrite`` is False.
+        ImageLoadError, BudgetError, ColorlabError: as for :func:`colorize`.
     """
-    from colorlab.io import load_image, save_image
+    from colorlab.io import check_output_path, image_shape, load_image, save_image
+    from colorlab.models import generator_config
 
     targets = [pathlib.Path(t) for t in targets]
     if not targets:
         raise ConfigError("colorize: no target images given")
+    _check_options(strength, None, budget)
+    budget = budget or WorkBudget()
     output = pathlib.Path(output)
     if len(targets) == 1 and not output.is_dir():
         outputs = [output]
@@ -402,15 +600,18 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
                 raise ConfigError(f"colorize: targets {os.fspath(seen[out.name])!r} and {os.fspath(target)!r} "
                                   f"would both be written to {os.fspath(out)!r}; rename one or run them separately")
             seen[out.name] = target
-    if not overwrite:
-        for out in outputs:
-            if out.exists():
-                raise OutputExistsError(f"cannot save {os.fspath(out)!r}: file exists already (pass --overwrite / "
-                                        "overwrite=True to replace it)")
-    colorizer = Colorizer(weights, config, strength=strength)   # once, before the loop (and before any folder)
+    inputs = [*targets, reference]
+    for out in outputs:
+        check_output_path(out, inputs=inputs, overwrite=overwrite, make_folder=len(targets) > 1)
+    reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
+    reference_name = f"reference {_describe(reference)}"
+    model_config = generator_config(weights, config)
+    for target in targets:
+        budget.plan(image_shape(target, max_pixels=budget.max_pixels), reference_rgb.shape[:2], model_config,
+                    target=f"target {_describe(target)}", reference=reference_name)
+    colorizer = Colorizer(weights, config, strength=strength, budget=budget)   # once, after every check
     if len(targets) > 1:
         output.mkdir(parents=True, exist_ok=True)
-    reference_rgb = load_image(reference, mode="RGB")
 
     pairs = list(zip(targets, outputs))
     if progress and len(pairs) > 1:
@@ -419,8 +620,9 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         pairs = tqdm(pairs, desc="colorize", unit="image")
     written = []
     for target, out in pairs:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ColorTargetWarning)   # a colour target is fine on the command line
-            image = colorize(target, reference_rgb, weights=colorizer.model, strength=strength)
-        written.append(save_image(image, out, overwrite=overwrite))
+        l_full = image_lightness(load_image(target, mode="RGB", max_pixels=budget.max_pixels))   # (H, W)
+        names = {"target": f"target {_describe(target)}", "reference": reference_name}
+        plan = colorizer.plan(l_full.shape, reference_rgb.shape[:2], **names)
+        plan.warn_if_reduced(**names)   # a colour target is fine on the command line: no ColorTargetWarning
+        written.append(save_image(_colour(colorizer, l_full, reference_rgb, plan), out, overwrite=overwrite))
     return written

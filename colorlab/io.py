@@ -2,8 +2,9 @@
 
 Every image that enters colorlab goes through :func:`load_image`, which turns whatever Pillow (or NumPy) hands
 us into one convention: **float32 in [0, 1]**, shape ``(H, W, 3)`` for colour or ``(H, W)`` for gray. Every image
-colorlab writes goes through :func:`save_image`, which writes atomically. :func:`sample_paths` lists the sample
-photos the notebooks use.
+colorlab writes goes through :func:`save_image`, which writes atomically. :func:`image_shape` reads an image's size
+from its header and :func:`check_output_path` checks an output name, so commands can refuse bad input before the
+model loads. :func:`sample_paths` lists the sample photos the notebooks use.
 
 This module uses Pillow and NumPy only (no Keras or TensorFlow), so it is cheap to import.
 
@@ -31,7 +32,8 @@ from PIL import Image, ImageOps
 from colorlab.errors import ConfigError, ImageLoadError, OutputExistsError
 from colorlab.files import write_atomic
 
-__all__ = ["DEFAULT_MAX_PIXELS", "LUMA_WEIGHTS", "SAVE_FORMATS", "load_image", "save_image", "sample_paths"]
+__all__ = ["DEFAULT_MAX_PIXELS", "LUMA_WEIGHTS", "SAVE_FORMATS", "load_image", "image_shape", "save_image",
+           "check_output_path", "sample_paths"]
 
 #: Largest image (width × height) :func:`load_image` accepts by default: 100 megapixels. Photos from common
 #: cameras are 12–61 MP, so real photos pass, while a decompression bomb (a few-kilobyte file that declares
@@ -130,6 +132,59 @@ def load_image(source: ImageSource, *, mode: str = "RGB", max_pixels: int | None
     return np.ascontiguousarray(np.clip(color, 0.0, 1.0), dtype=np.float32)
 
 
+def image_shape(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(height, width)`` of the array :func:`load_image` would return, from the file's header (nothing decoded).
+
+    For checking many files quickly before any work (``colorlab colorize`` does, before the model loads). The EXIF
+    Orientation tag is taken into account, as :func:`load_image` applies it. A file whose pixel data is truncated
+    passes here and fails in :func:`load_image`.
+
+    Args:
+        source: as for :func:`load_image` (an array or a PIL image gives its own size).
+        max_pixels: as for :func:`load_image`.
+
+    Raises:
+        ImageLoadError: the problems :func:`load_image` finds without decoding: a missing, empty or unreadable
+            file, a folder, a file that is not an image, more than ``max_pixels`` pixels.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        name = repr(os.fspath(source))
+        path = pathlib.Path(source)
+        _check_path(path, name)
+        try:
+            file = open(path, "rb")
+        except OSError as error:
+            raise ImageLoadError(f"cannot read {name}: {_one_line(error.strerror or error)}") from None
+        with file:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    with Image.open(file) as im:
+                        (width, height), orientation = im.size, im.getexif().get(0x0112)
+            except Image.UnidentifiedImageError:
+                raise ImageLoadError(f"cannot read {name}: {_not_an_image(file, 0)}") from None
+            except Image.DecompressionBombError as error:
+                raise ImageLoadError(f"cannot read {name}: Pillow refuses it as a possible decompression bomb "
+                                     f"({_one_line(error)})") from None
+            except _DECODE_ERRORS as error:
+                raise ImageLoadError(f"cannot read {name}: corrupt image header ({_one_line(error)})") from None
+    elif isinstance(source, Image.Image):
+        name = repr(getattr(source, "filename", "") or "<PIL image>")
+        (width, height), orientation = source.size, source.getexif().get(0x0112)
+    else:
+        height, width = load_image(source, max_pixels=max_pixels).shape[:2]
+        return height, width
+    _check_pixels(width, height, name, max_pixels)
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)   # 5-8: rotated by 90 degrees
+
+
+def _check_pixels(width: int, height: int, name: str, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageLoadError(
+            f"cannot read {name}: {width}×{height} = {width * height:,} pixels is more than max_pixels="
+            f"{max_pixels:,} (a guard against decompression bombs; pass a larger max_pixels if the file is trusted)")
+
+
 def _one_line(message) -> str:
     return " ".join(str(message).split())
 
@@ -174,11 +229,7 @@ def _decode(im: Image.Image, name: str, max_pixels: int | None) -> Image.Image:
 
     Returns a new, fully loaded image independent of any file handle.
     """
-    width, height = im.size
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageLoadError(
-            f"cannot read {name}: {width}×{height} = {width * height:,} pixels is more than max_pixels="
-            f"{max_pixels:,} (a guard against decompression bombs; pass a larger max_pixels if the file is trusted)")
+    _check_pixels(*im.size, name, max_pixels)
     try:
         im.load()  # a full decode: Pillow reads lazily, and ImageFile.LOAD_TRUNCATED_IMAGES is left False
         upright = ImageOps.exif_transpose(im)
@@ -318,9 +369,11 @@ def save_image(image, path: str | os.PathLike, *, overwrite: bool = False) -> pa
     the resolution of exactly the colour channels a colorizer produces); WebP lossless for the same reason.
 
     Raises:
-        ConfigError: unknown suffix, missing folder, a folder at ``path``, an image of the wrong shape/dtype/range,
-            or a mode the format cannot store (e.g. RGBA as JPEG).
-        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+        ConfigError: unknown suffix, an image of the wrong shape/dtype/range, a mode the format cannot store (e.g.
+            RGBA as JPEG), or what :func:`check_output_path` refuses (missing or read-only folder, a folder at
+            ``path``).
+        OutputExistsError: ``path`` exists (or is a dangling symbolic link) and ``overwrite`` is False.
+        OSError: writing failed (a full disk, ...); its ``filename`` is ``path``.
     """
     path = pathlib.Path(path)
     name = repr(os.fspath(path))
@@ -328,13 +381,7 @@ def save_image(image, path: str | os.PathLike, *, overwrite: bool = False) -> pa
     if fmt is None:
         raise ConfigError(f"cannot save {name}: unknown image suffix {path.suffix!r}; use one of "
                           f"{', '.join(sorted(SAVE_FORMATS))}")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ConfigError(f"cannot save {name}: folder {os.fspath(folder)!r} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"cannot save {name}: it is a folder")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"cannot save {name}: file exists already (pass overwrite=True to replace it)")
+    check_output_path(path, overwrite=overwrite)
 
     pil = _to_pil(image, name)
     options = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True}}.get(fmt, {})
@@ -345,11 +392,63 @@ def save_image(image, path: str | os.PathLike, *, overwrite: bool = False) -> pa
                 pil.save(file, format=fmt, **options)
         except (ValueError, KeyError, OSError) as error:
             if isinstance(error, OSError) and error.errno is not None:
-                raise  # a real file-system error (disk full, permissions): let it through unchanged
+                # a real file-system error (disk full, permissions): named after the file the user asked for
+                raise OSError(error.errno, error.strerror, os.fspath(path)) from None
             raise ConfigError(f"cannot save {name}: {fmt} cannot store this image (mode {pil.mode}: "
                               f"{_one_line(error)})") from None
 
     write_atomic(path, write, overwrite=overwrite)
+    return path
+
+
+def check_output_path(path: str | os.PathLike, *, inputs=(), overwrite: bool = False,
+                      make_folder: bool = False) -> pathlib.Path:
+    """Checks, before any work, that an output file can be written at ``path``; the one rule of every command.
+
+    Args:
+        path: the output file.
+        inputs: the files the job reads (paths; other objects are ignored): the output must not be one of them,
+            through any link, even with ``overwrite`` (it would be replaced while being read, or by its own result).
+        overwrite: an existing file (or a symbolic link, dangling or not, which is replaced, not followed) may be
+            replaced.
+        make_folder: the folder will be created (with its parents) when missing: the nearest existing folder
+            above it must then be writable.
+
+    Returns:
+        ``pathlib.Path(path)``.
+
+    Raises:
+        ConfigError: ``path`` is one of ``inputs`` or a folder; its folder is missing (without ``make_folder``),
+            is not a folder, or cannot be written to.
+        OutputExistsError: ``path`` exists, or is a dangling symbolic link (said so), and ``overwrite`` is False.
+    """
+    path = pathlib.Path(path)
+    name = repr(os.fspath(path))
+    for source in inputs:
+        if isinstance(source, (str, os.PathLike)) and os.path.exists(source) and os.path.exists(path) \
+                and os.path.samefile(path, source):
+            raise ConfigError(f"cannot write {name}: it is the input {os.fspath(source)!r}; choose another output "
+                              "(--overwrite never replaces an input)")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {name}: it is a folder")
+    if path.is_symlink() and not path.exists() and not overwrite:
+        raise OutputExistsError(f"cannot write {name}: it is a dangling symbolic link (to "
+                                f"{os.readlink(path)!r}); remove it, or pass --overwrite / overwrite=True to "
+                                "replace the link")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"cannot write {name}: file exists already (pass --overwrite / overwrite=True to "
+                                "replace it)")
+    folder = path.parent
+    if make_folder:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+    if not folder.exists():
+        raise ConfigError(f"cannot write {name}: folder {os.fspath(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {name}: {os.fspath(folder)!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {name}: folder {os.fspath(folder)!r} is not writable (permission denied "
+                          "or a read-only file system)")
     return path
 
 

@@ -43,8 +43,12 @@ kept": Matroska cannot store negative times, so when the audio starts before 0, 
 Work is written in segments of :data:`SEGMENT_FRAMES` frames to ``OUTPUT.partial/`` together with the propagation
 state after each segment, so a job that is interrupted (Ctrl-C, a crash, a kill) continues from the last finished
 segment when run again with the same arguments: no frame is lost or written twice, and the frames are exactly those
-of an uninterrupted run (the model call repeats bit for bit, see :func:`compiled_call_repeats`). The output file
-appears only at the end (atomic rename); nothing existing is overwritten without ``overwrite=True``.
+of an uninterrupted run (the model call repeats bit for bit, see :func:`compiled_call_repeats`). One job at a time
+works in ``OUTPUT.partial/`` (:class:`colorlab.locks.FolderLock`): a second one is refused at once, naming the
+first. A damaged resume folder (state file, segment) is refused with a hint to restart. The output file appears only
+at the end (atomic rename); nothing existing is overwritten without ``overwrite=True``, and never the input or the
+reference. The input, the reference, the output path and the work budget (:class:`colorlab.inference.WorkBudget`,
+on the frame size) are all checked before the model loads.
 
 ``colorlab.colorize_video`` is this module's :func:`colorize_video`, resolved lazily (``import colorlab`` stays
 light; PyAV and OpenCV are imported on first use).
@@ -63,14 +67,16 @@ import pathlib
 import shutil
 import time
 import warnings
+import zipfile
 from fractions import Fraction
 
 import numpy as np
 from PIL import Image
 
 from colorlab.cie import frame_lightness
-from colorlab.errors import ColorlabError, ConfigError, OutputExistsError, VideoError
+from colorlab.errors import ColorlabError, ConfigError, VideoError
 from colorlab.files import create_temporary, move_into_place, write_atomic, write_json
+from colorlab.locks import LOCK_NAME, FolderLock
 
 __all__ = ["colorize_video", "colorize_frames", "probe_video", "read_frames", "write_frames", "synthetic_clip",
            "evaluate_clip", "TemporalPropagation", "FrameColorizer", "FrameStats", "VideoInfo", "VideoResult",
@@ -465,10 +471,12 @@ class FrameColorizer:
         propagation: a :class:`TemporalPropagation` (default one if ``None``).
         batch_size: frames per model call; shorter batches are padded to it, so a compiled model sees one input
             shape per video.
+        budget: the :class:`~colorlab.inference.WorkBudget` each frame size is planned with (default
+            ``WorkBudget()``).
     """
 
     def __init__(self, model, reference, *, strength: float = 1.0, working_size: int | None = None,
-                 propagation: TemporalPropagation | None = None, batch_size: int = 8):
+                 propagation: TemporalPropagation | None = None, batch_size: int = 8, budget=None):
         from colorlab.inference import Colorizer
         from colorlab.io import load_image
 
@@ -476,15 +484,27 @@ class FrameColorizer:
         if working_size is not None:
             _check_int("working_size", working_size, 8)
         _check_int("batch_size", batch_size, 1)
-        self.colorizer = Colorizer(model, strength=strength, working_size=working_size)
+        self.colorizer = Colorizer(model, strength=strength, working_size=working_size, budget=budget)
         self.model = self.colorizer.model
         self.working_size = self.colorizer.working_size
         self.batch_size = int(batch_size)
         self.propagation = propagation if propagation is not None else TemporalPropagation()
-        reference_rgb = load_image(reference, mode="RGB")
-        self.reference_digest = hashlib.sha256(np.ascontiguousarray(reference_rgb).tobytes()
-                                               + repr(reference_rgb.shape).encode()).hexdigest()
-        self._reference = self.colorizer.prepare_reference(reference_rgb)
+        self._reference_name = f"reference {_describe(reference)}"
+        self._reference_rgb = load_image(reference, mode="RGB", max_pixels=self.colorizer.budget.max_pixels)
+        self.reference_digest = hashlib.sha256(np.ascontiguousarray(self._reference_rgb).tobytes()
+                                               + repr(self._reference_rgb.shape).encode()).hexdigest()
+        self._prepared = {}   # reference working shape -> the reference as the model reads it
+
+    def plan(self, frame_shape: tuple[int, int]):
+        """The working shapes for frames of ``(height, width)`` and the reference
+        (:meth:`colorlab.inference.Colorizer.plan`, within the budget).
+
+        Raises:
+            BudgetError: frames (or a reference) with too many pixels or too long a shape.
+        """
+        return self.colorizer.plan(frame_shape, self._reference_rgb.shape[:2],
+                                   target=f"video frames of {frame_shape[1]}×{frame_shape[0]}",
+                                   reference=self._reference_name)
 
     def __call__(self, frames: np.ndarray) -> tuple[np.ndarray, list[FrameStats]]:
         """Colours a batch of consecutive frames.
@@ -500,16 +520,20 @@ class FrameColorizer:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ConfigError(f"frames must be uint8 RGB (B, H, W, 3), got {frames.dtype} {frames.shape}")
         colorizer, pool = self.colorizer, _pool()
+        plan = self.plan(frames.shape[1:3])
+        if plan.reference not in self._prepared:
+            self._prepared[plan.reference] = colorizer.prepare_reference(self._reference_rgb, plan.reference)
+        reference = self._prepared[plan.reference]
 
         def lightness(frame):
             l_full = frame_lightness(frame)
-            return l_full, colorizer.working_lightness(l_full)
+            return l_full, colorizer.working_lightness(l_full, plan.target)
 
         l_full, l_small = zip(*pool.map(lightness, frames))
         l_small = np.stack(l_small)                                                    # (B, h, w)
         compiled = compiled_call_repeats()
         ab_model = np.concatenate([  # batches of exactly batch_size (the last one padded with its last frame)
-            colorizer.predict_ab(pad_batch(l_small[start:start + self.batch_size], self.batch_size), self._reference,
+            colorizer.predict_ab(pad_batch(l_small[start:start + self.batch_size], self.batch_size), reference,
                                  compiled=compiled)[:len(l_small[start:start + self.batch_size])]
             for start in range(0, len(l_small), self.batch_size)])                 # (B, h, w, 2)
         blended, stats = zip(*(self.propagation(l, ab) for l, ab in zip(l_small, ab_model)))   # in order
@@ -518,6 +542,12 @@ class FrameColorizer:
             return colorizer.finish(l_full[i], l_small[i], blended[i], fast=True)
 
         return np.stack(list(pool.map(full_resolution, range(len(frames))))), list(stats)
+
+
+def _describe(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    return f"({type(source).__name__})"
 
 
 _POOL = None
@@ -555,13 +585,13 @@ def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
 def colorize_frames(frames, reference, *, weights=None, config=None, strength: float = 1.0,
                     working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                     cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, progress: bool = False,
-                    return_stats: bool = False):
+                    return_stats: bool = False, budget=None):
     """Colours a clip held in memory (what :func:`colorize_video` does to a file, without the file).
 
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``, consecutive frames of one clip.
         reference: the colour reference (path, PIL image or array).
-        weights, config, strength, working_size: as for :func:`colorlab.colorize`.
+        weights, config, strength, working_size, budget: as for :func:`colorlab.colorize`.
         temporal_weight: ``w`` of :class:`TemporalPropagation`; 0 gives per-frame colorization.
         cut_threshold: scene-cut threshold of :class:`TemporalPropagation`.
         batch_size: frames per model call.
@@ -578,8 +608,10 @@ def colorize_frames(frames, reference, *, weights=None, config=None, strength: f
         raise ConfigError(f"frames must be uint8 RGB (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
     _check_int("batch_size", batch_size, 1)
     colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
-                               working_size=working_size, batch_size=batch_size,
+                               working_size=working_size, batch_size=batch_size, budget=budget,
                                propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
+    colorizer.plan(frames.shape[1:3]).warn_if_reduced(f"video frames of {frames.shape[2]}×{frames.shape[1]}",
+                                                      f"reference {_describe(reference)}")
     starts = range(0, len(frames), batch_size)
     bar = None
     if progress:
@@ -641,30 +673,74 @@ def _fingerprint(input_path: pathlib.Path, colorizer: FrameColorizer, options: d
 class _Job:
     """The resumable work folder ``OUTPUT.partial/``: ``job.json`` plus one encoded segment and one propagation
     state per finished segment. ``job.json`` is rewritten (atomically) only after a segment and its state are
-    complete on disk, so it never names a half-written file."""
+    complete on disk, so it never names a half-written file. The caller holds the folder's lock (its ``.lock``
+    file stays when the job restarts). Opening reads and checks an interrupted job (cheap: before the model loads);
+    :meth:`start` compares it with this run's fingerprint, or begins a new one."""
 
-    def __init__(self, folder: pathlib.Path, fingerprint: dict, restart: bool):
+    def __init__(self, folder: pathlib.Path, restart: bool):
         self.folder = folder
         self.path = folder / "job.json"
         if folder.exists() and restart:
-            shutil.rmtree(folder)
+            for entry in folder.iterdir():
+                if entry.name == LOCK_NAME:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         if self.path.is_file():
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, json.JSONDecodeError):
                 data = None
-            if not isinstance(data, dict) or data.get("version") != _JOB_VERSION:
-                raise ColorlabError(f"the resume folder {os.fspath(folder)!r} is damaged; pass restart=True "
-                                    "(--restart) to start the video over")
-            if data.get("fingerprint") != json.loads(json.dumps(fingerprint)):
-                raise ColorlabError(f"{os.fspath(folder)!r} holds an interrupted job for another input, reference, "
-                                    "model or options; run the same command again to resume it, or pass "
-                                    "restart=True (--restart) to discard it")
+            if not isinstance(data, dict) or data.get("version") != _JOB_VERSION or not self._intact(data):
+                raise self.damaged("its state file job.json is unreadable or incomplete")
+            for segment in data["segments"]:
+                for name in (segment["file"], segment["state"]):
+                    if not (folder / name).is_file() or (folder / name).stat().st_size == 0:
+                        raise self.damaged(f"{name} is missing or empty")
+                self._check_segment(segment)
             self.data = data
         else:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.data = {"version": _JOB_VERSION, "fingerprint": fingerprint, "segments": []}
-            write_json(self.path, self.data, sort_keys=True)
+            self.data = None
+
+    def start(self, fingerprint: dict) -> None:
+        """Resumes the interrupted job if it was made with the same ``fingerprint``, else refuses; or starts anew."""
+        if self.data is not None:
+            if self.data["fingerprint"] != json.loads(json.dumps(fingerprint)):
+                raise ColorlabError(f"{os.fspath(self.folder)!r} holds an interrupted job for another input, "
+                                    "reference, model or options; run the same command again to resume it, or pass "
+                                    "restart=True (--restart) to discard it")
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.data = {"version": _JOB_VERSION, "fingerprint": fingerprint, "segments": []}
+        write_json(self.path, self.data, sort_keys=True)
+
+    def _check_segment(self, segment: dict) -> None:
+        """Demuxes a finished segment (fast, nothing decoded): it must hold the number of frames job.json says."""
+        av = _av()
+        try:
+            with av.open(os.fspath(self.folder / segment["file"])) as container:
+                frames = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+        except (av.FFmpegError, OSError, IndexError) as error:
+            raise self.damaged(f"{segment['file']} cannot be read: {_ffmpeg_message(error)}") from None
+        if frames != segment["count"]:
+            raise self.damaged(f"{segment['file']} holds {frames} frames, job.json says {segment['count']}")
+
+    def damaged(self, problem: str) -> ColorlabError:
+        """The error for a resume folder that cannot be trusted: one line, with the way out."""
+        return ColorlabError(f"the resume folder {os.fspath(self.folder)!r} is damaged ({problem}); pass "
+                             "restart=True (--restart) to start the video over")
+
+    @staticmethod
+    def _intact(data: dict) -> bool:
+        """Whether ``job.json`` has every field a resume reads, of the right type."""
+        segments = data.get("segments")
+        fields = {"file": str, "state": str, "first": int, "count": int, "cuts": list}
+        return isinstance(data.get("fingerprint"), dict) and isinstance(segments, list) and all(
+            isinstance(segment, dict) and all(isinstance(segment.get(key), kind) for key, kind in fields.items())
+            and pathlib.Path(segment["file"]).name == segment["file"]
+            and pathlib.Path(segment["state"]).name == segment["state"] for segment in segments)
 
     @property
     def frames_done(self) -> int:
@@ -680,8 +756,15 @@ class _Job:
     def load_state(self) -> dict:
         if not self.data["segments"]:
             return {}
-        with np.load(self.folder / self.data["segments"][-1]["state"]) as state:
-            return {key: state[key] for key in state.files}
+        name = self.data["segments"][-1]["state"]
+        try:
+            with np.load(self.folder / name, allow_pickle=False) as state:
+                values = {key: state[key] for key in state.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise self.damaged(f"{name} cannot be read: {' '.join(str(error).split())[:120]}") from None
+        if set(values) != {"l", "ab"}:
+            raise self.damaged(f"{name} does not hold the propagation state")
+        return values
 
     def commit(self, number: int, count: int, cuts: list, state: dict) -> None:
         state_name = f"state_{number:06d}.npz"
@@ -804,22 +887,15 @@ def _mux(job: _Job, input_path: pathlib.Path, output: pathlib.Path, container_fo
     write_atomic(output, mux, overwrite=overwrite)
 
 
-def _check_output(output: pathlib.Path, input_path: pathlib.Path, overwrite: bool) -> str:
+def _check_output(output: pathlib.Path, inputs, overwrite: bool) -> str:
+    """The container format of ``output``, after :func:`colorlab.io.check_output_path` (never one of ``inputs``)."""
+    from colorlab.io import check_output_path
+
     container_format = OUTPUT_FORMATS.get(output.suffix.lower())
     if container_format is None:
         raise ConfigError(f"cannot write video {os.fspath(output)!r}: the output must end in "
                           f"{', '.join(OUTPUT_FORMATS)}")
-    if not output.parent.is_dir():
-        raise ConfigError(f"cannot write video {os.fspath(output)!r}: folder {os.fspath(output.parent)!r} "
-                          "does not exist")
-    if output.exists():
-        if output.is_dir():
-            raise ConfigError(f"cannot write video {os.fspath(output)!r}: it is a folder")
-        if input_path.exists() and os.path.samefile(output, input_path):
-            raise ConfigError(f"cannot write video {os.fspath(output)!r}: it is the input video")
-        if not overwrite:
-            raise OutputExistsError(f"cannot write video {os.fspath(output)!r}: file exists already (pass "
-                                    "--overwrite / overwrite=True to replace it)")
+    check_output_path(output, inputs=inputs, overwrite=overwrite)
     return container_format
 
 
@@ -846,7 +922,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
                    working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                    cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, crf: int = DEFAULT_CRF,
                    overwrite: bool = False, restart: bool = False, progress: bool = True,
-                   segment_frames: int = SEGMENT_FRAMES) -> VideoResult:
+                   segment_frames: int = SEGMENT_FRAMES, budget=None) -> VideoResult:
     """Colours a video file from one colour reference and writes the coloured video (audio kept).
 
     Args:
@@ -862,37 +938,78 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         restart: discard an interrupted job in ``OUTPUT.partial/`` instead of resuming it.
         progress: show a progress bar with frames per second (tqdm).
         segment_frames: frames per resumable segment.
+        budget: the :class:`~colorlab.inference.WorkBudget` for the frame size and the reference (default
+            ``WorkBudget()``).
 
     Returns:
         :class:`VideoResult`.
 
+    Everything a user can get wrong is checked before the model loads: the options, the output path, the input
+    (probed), the reference (read), the weights' config, the work budget, the lock on ``OUTPUT.partial/`` and an
+    interrupted job in it.
+
     Raises:
         VideoError: the input cannot be read (see :func:`probe_video`) or its audio cannot go into the output.
-        ConfigError: a bad argument or output path.
+        ConfigError: a bad argument or output path (the output is the input or the reference, a missing folder).
         OutputExistsError: the output exists and ``overwrite`` is False (checked before any work).
-        ColorlabError: weights that cannot be loaded; an interrupted job for other settings in the way.
+        ImageLoadError: the reference cannot be read.
+        BudgetError: frames or a reference with too many pixels or too long a shape.
+        BusyError: another job works in ``OUTPUT.partial/`` now.
+        ColorlabError: weights that cannot be loaded; an interrupted job for other settings in the way, or a
+            damaged one (both need ``restart=True``).
     """
-    from colorlab.models import load_generator
+    from colorlab.inference import WorkBudget
+    from colorlab.io import load_image
+    from colorlab.models import generator_config, load_generator
 
     start_time = time.perf_counter()
     input_path, output = pathlib.Path(input), pathlib.Path(output)
     _check_int("batch_size", batch_size, 1)
     _check_int("segment_frames", segment_frames, 1)
+    _check_number("strength", strength, 0.0, math.inf)
+    if working_size is not None:
+        _check_int("working_size", working_size, 8)
     if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not 0 <= crf <= 51:
         raise ConfigError(f"crf must be an integer in [0, 51], got {crf!r}")
-    container_format = _check_output(output, input_path, overwrite)
+    propagation = TemporalPropagation(temporal_weight, cut_threshold=cut_threshold)
+    budget = budget or WorkBudget()
+    container_format = _check_output(output, (input_path, reference), overwrite)
     info = probe_video(input_path)
     _check_audio(input_path, output, container_format, info)
-    colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
-                               working_size=working_size, batch_size=batch_size,
-                               propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
-    options = {"strength": float(strength), "working_size": colorizer.working_size,
-               "temporal_weight": float(temporal_weight), "cut_threshold": float(cut_threshold), "crf": int(crf),
-               "segment_frames": int(segment_frames)}
-    job = _Job(output.with_name(output.name + ".partial"), _fingerprint(input_path, colorizer, options), restart)
-    resumed_from = job.frames_done
-    colorizer.propagation.set_state(job.load_state())
+    reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
+    names = {"target": f"video {os.fspath(input_path)!r} (frames)", "reference": f"reference {_describe(reference)}"}
+    plan = budget.plan((info.height, info.width), reference_rgb.shape[:2], generator_config(weights, config),
+                       working_size, **names)
+    plan.warn_if_reduced(**names)
+    partial = output.with_name(output.name + ".partial")
+    fresh = not os.path.lexists(partial)
+    lock = FolderLock(partial, what="video job").acquire()   # refused at once if another job works there
+    job = None
+    try:
+        job = _Job(partial, restart)
+        colorizer = FrameColorizer(load_generator(weights, config), reference_rgb, strength=strength,
+                                   working_size=working_size, batch_size=batch_size, propagation=propagation,
+                                   budget=budget)
+        options = {"strength": float(strength), "working_size": colorizer.working_size,
+                   "temporal_weight": float(temporal_weight), "cut_threshold": float(cut_threshold),
+                   "crf": int(crf), "segment_frames": int(segment_frames)}
+        job.start(_fingerprint(input_path, colorizer, options))
+        resumed_from = job.frames_done
+        colorizer.propagation.set_state(job.load_state())
+        return _run_job(job, colorizer, input_path, output, container_format, info, crf, batch_size,
+                        segment_frames, overwrite, progress, resumed_from, start_time)
+    except BaseException:
+        if fresh and (job is None or job.data is None):   # nothing to resume yet: leave no folder behind
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
 
+
+def _run_job(job: _Job, colorizer: FrameColorizer, input_path: pathlib.Path, output: pathlib.Path,
+             container_format: str, info: VideoInfo, crf: int, batch_size: int, segment_frames: int,
+             overwrite: bool, progress: bool, resumed_from: int, start_time: float) -> VideoResult:
+    """Colours the frames not done yet, joins the segments into ``output`` and removes the job's folder."""
     work_start = time.perf_counter()
     bar = None
     if progress:
@@ -992,7 +1109,7 @@ def write_frames(frames, path, *, fps=25, crf: int = DEFAULT_CRF, audio=None, au
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ConfigError(f"frames must be uint8 RGB (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
     path = pathlib.Path(path)
-    container_format = _check_output(path, pathlib.Path(os.devnull), overwrite)
+    container_format = _check_output(path, (), overwrite)
     fps = Fraction(fps).limit_denominator(1001 * 1000)
     info = VideoInfo(path=os.fspath(path), width=frames.shape[2], height=frames.shape[1], frame_count=len(frames),
                      fps=fps, time_base=1 / fps, duration=float(len(frames) / fps), codec="h264")

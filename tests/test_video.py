@@ -457,7 +457,8 @@ def test_interrupted_job_resumes_to_the_same_frames(weights, files, ref, tmp_pat
     partial = _partial(output)
     job = json.loads((partial / "job.json").read_text())
     assert [(s["first"], s["count"]) for s in job["segments"]] == [(0, 4)]
-    assert sorted(p.name for p in partial.iterdir()) == ["job.json", "segment_000000.nut", "state_000000.npz"]
+    assert sorted(p.name for p in partial.iterdir()) == [".lock", "job.json", "segment_000000.nut",
+                                                         "state_000000.npz"]   # .lock: colorlab.locks.FolderLock
 
     result = _colorize_video(files["audio"], ref, output, weights, segment_frames=4)
     assert result.resumed_from == 4 and result.frames == 12 and result.cuts == (0,)

@@ -5,21 +5,23 @@ One module per command (``colorlab/cli/<command>.py``), each with ``add_parser(s
 neither TensorFlow, Keras, JAX, PyAV nor OpenCV: a command imports what it needs when it runs.
 
 Every failure caused by the user's input prints one line to stderr and exits with status 2;
-no traceback is shown for a ColorlabError.
+no traceback is shown for a ColorlabError. An operating-system error (a full disk, a permission, a read-only file
+system) is one line too, naming the file, with status 2.
 """
 
 import argparse
+import os
 import sys
 
 from colorlab import __version__
-from colorlab.cli import colorize, info, pack, places365_subset, train, video
+from colorlab.cli import colorize, convert_official, info, pack, places365_subset, train, video
 from colorlab.cli import eval as eval_command   # the module is named after its command; `eval` would hide the builtin
 from colorlab.errors import ColorlabError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The commands, in the order ``colorlab --help`` lists them.
-COMMANDS = (info, places365_subset, colorize, train, pack, eval_command, video)
+COMMANDS = (info, places365_subset, colorize, train, pack, eval_command, video, convert_official)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -54,6 +56,11 @@ def main(argv=None) -> int:
     except ColorlabError as error:
         print(f"colorlab: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # disk full, permissions, ...: still one line, never a traceback
-        print(f"colorlab: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
-        return 1
+    except OSError as error:  # disk full, permissions, ...: still one line naming the file, never a traceback
+        files = " -> ".join(repr(os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name))
+                            for name in (error.filename, error.filename2) if name is not None)
+        print(f"colorlab: error: {files + ': ' if files else ''}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:   # `train` and `video` catch it themselves to say what was kept
+        print("colorlab: interrupted", file=sys.stderr)
+        return 130

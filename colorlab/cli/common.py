@@ -1,4 +1,8 @@
-"""Options that several commands share."""
+"""Options and output that several commands share."""
+
+import contextlib
+import sys
+import warnings
 
 
 def add_model_arguments(parser, *, strength: bool = True) -> None:
@@ -9,3 +13,15 @@ def add_model_arguments(parser, *, strength: bool = True) -> None:
     if strength:
         parser.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
                             help="colour strength: 0 = gray, 1 = the model's colours (default 1)")
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """Within the block, each warning the library issues (working sizes reduced to the work budget, ...) is
+    printed as one line on stderr, ``colorlab: warning: MESSAGE``, without Python's source-line echo."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"colorlab: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

@@ -28,11 +28,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Prints the Markdown table (also written to ``OUT/summary.md``); every output file is checked before any
-    work, so an existing one fails at once."""
+    """Prints the Markdown table (also written to ``OUT/summary.md``); every output file, every pair's work budget
+    (:class:`colorlab.inference.WorkBudget`) and the weights' config are checked before the model loads, so a bad
+    one fails at once."""
     from colorlab.evaluate import (PROTOCOLS, baseline_methods, contact_sheet, dev_pairs, evaluate_methods,
                                    format_paired, format_table, model_method, summarize, write_rows_csv)
     from colorlab.files import write_text
+    from colorlab.inference import WorkBudget
+    from colorlab.io import check_output_path
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
@@ -52,10 +55,13 @@ def run(args) -> int:
             if existing:
                 raise OutputExistsError(f"--out {os.fspath(out)}: {', '.join(existing)} exist(s) already; pass "
                                         "--overwrite to replace, or choose another folder")
-    methods = baseline_methods()
-    if not args.no_model:
-        methods["gray2colornet"] = model_method(args.weights)
-    all_rows, sheets, notes = [], {}, []
+        for file in files:   # a folder that cannot be made or written to fails now, not after the evaluation
+            check_output_path(file, overwrite=True, make_folder=True)
+    if not args.no_model:   # a missing weights file or a bad config fails now (Keras is imported, no model built)
+        from colorlab.models import generator_config
+
+        config = generator_config(args.weights)
+    all_pairs, notes = {}, []
     for p in protocols:
         pairs = dev_pairs(data, p, limit=args.limit, seed=args.seed)
         if pairs.skipped:
@@ -63,6 +69,16 @@ def run(args) -> int:
                          "class)")
         if not pairs:
             raise DatasetError(f"--data {os.fspath(data)}: protocol {p!r} gives no pairs")
+        all_pairs[p] = pairs
+    methods = baseline_methods()
+    if not args.no_model:
+        budget = WorkBudget()
+        for pair in (pair for pairs in all_pairs.values() for pair in pairs):
+            budget.plan(pair.target_gray.shape, pair.reference_rgb.shape[:2], config,
+                        target=f"target of pair {pair.pair_id!r}", reference=f"reference of pair {pair.pair_id!r}")
+        methods["gray2colornet"] = model_method(args.weights)
+    all_rows, sheets = [], {}
+    for p, pairs in all_pairs.items():
         outputs: dict = {}
         rows, _ = evaluate_methods(pairs, methods, outputs=outputs)
         all_rows.extend(rows)

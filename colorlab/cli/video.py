@@ -4,7 +4,7 @@ import os
 import pathlib
 import sys
 
-from colorlab.cli.common import add_model_arguments
+from colorlab.cli.common import add_model_arguments, one_line_warnings
 from colorlab.video import DEFAULT_CRF, TEMPORAL_WEIGHT, colorize_video   # NumPy + Pillow; PyAV, OpenCV, Keras lazily
 
 
@@ -13,7 +13,8 @@ def add_parser(subparsers) -> None:
         "video", help="colour a video from a colour reference photo (flicker-free, audio kept, resumable)",
         description="Colour INPUT with the colours of a reference photo and write OUT (.mp4, .mov or .mkv, "
                     "H.264; audio copied as it is). An interrupted job resumes when the same command is run "
-                    "again; its work is kept in OUT.partial/ until the video is finished.")
+                    "again; its work is kept in OUT.partial/ until the video is finished, and one job at a time may "
+                    "work there (a second one is refused). A damaged OUT.partial/ needs --restart.")
     parser.add_argument("input", metavar="INPUT", help="the video to colour (only its lightness is used)")
     parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output video (.mp4, .mov, .mkv)")
@@ -32,10 +33,11 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     partial = pathlib.Path(args.output).with_name(pathlib.Path(args.output).name + ".partial")
     try:
-        result = colorize_video(args.input, args.reference, args.output, weights=args.weights,
-                                strength=args.strength, temporal_weight=args.temporal_weight,
-                                batch_size=args.batch_size, crf=args.crf, overwrite=args.overwrite,
-                                restart=args.restart)
+        with one_line_warnings():
+            result = colorize_video(args.input, args.reference, args.output, weights=args.weights,
+                                    strength=args.strength, temporal_weight=args.temporal_weight,
+                                    batch_size=args.batch_size, crf=args.crf, overwrite=args.overwrite,
+                                    restart=args.restart)
     except KeyboardInterrupt:
         print(f"colorlab: interrupted; finished segments are kept in {os.fspath(partial)!r}: run the same "
               "command again to resume", file=sys.stderr)
