@@ -5,8 +5,10 @@ reports, packed corpora, video segments and jobs, dataset subsets) goes through 
 same (logs that only grow, such as ``metrics.csv`` or TensorBoard events, are appended to in place):
 
 * **Atomic.** The content is written to a hidden temporary in the same folder, flushed to disk (``os.fsync``) and
-  then moved into place, so a reader sees the old file or the complete new one, never half a file, and a failure
-  at any point (an error, Ctrl-C) leaves no temporary behind.
+  then moved into place, and the folder itself is flushed after the move (POSIX), so a reader, or a machine that
+  lost power, sees the old file or the complete new one, never half a file; a failure at any point (an error,
+  Ctrl-C) leaves no temporary behind. A process killed outright (``kill -9``) can leave one: whoever owns the
+  folder removes it with :func:`remove_temporaries`.
 * **Ordinary permissions.** Temporaries are created with ``os.open(..., 0o666)`` and ``os.mkdir(..., 0o777)``, so
   the umask decides, as for any new file: ``0644`` files and ``0755`` folders under the usual umask ``022``.
   (``tempfile.mkstemp`` would give ``0600`` and ``tempfile.mkdtemp`` ``0700``, and the move into place keeps them:
@@ -20,6 +22,7 @@ look at the suffix (Keras' ``.weights.h5``, NumPy's ``.npz``) accept it. Standar
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -30,13 +33,72 @@ from typing import Callable
 from colorlab.errors import OutputExistsError
 
 __all__ = ["write_atomic", "write_bytes", "write_text", "write_json", "write_folder", "create_temporary",
-           "move_into_place"]
+           "move_into_place", "remove_temporaries", "check_space"]
 
 _ATTEMPTS = 100   # random names tried before giving up (each clash is a 1 in 2**32 chance)
+_TEMPORARY_PREFIX = ".tmp-"
 
 
 def _temporary_name(path: pathlib.Path) -> pathlib.Path:
-    return path.with_name(f".tmp-{secrets.token_hex(4)}.{path.name}")
+    return path.with_name(f"{_TEMPORARY_PREFIX}{secrets.token_hex(4)}.{path.name}")
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[pathlib.Path]:
+    """Removes the temporaries (files and folders ``.tmp-*``) that a killed writer left directly in ``folder``.
+
+    Call it only while no other process writes there (e.g. holding the folder's
+    :class:`~colorlab.locks.FolderLock`): a live writer's temporary looks the same. A missing folder is fine.
+
+    Returns:
+        The paths removed.
+    """
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(_TEMPORARY_PREFIX):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def check_space(folder: str | os.PathLike, size: int) -> None:
+    """Raises ``OSError(ENOSPC)`` (or ``EDQUOT``) unless ``size`` bytes can be written in ``folder`` now.
+
+    For writers that must not meet a full disk half-way: HDF5 (Keras' ``.weights.h5``) leaves its library in a
+    broken state after a failed write, and the process then dies at exit with a segmentation fault. The space is
+    allocated for real (``os.posix_fallocate`` on a hidden file, removed at once), so quotas and reserved blocks
+    count; where the file system cannot allocate ahead (or off POSIX), the free space ``shutil.disk_usage``
+    reports is compared instead. Another process may still fill the disk right after the check.
+    """
+    folder = pathlib.Path(folder)
+    size = max(int(size), 1)
+
+    def full(code: int) -> OSError:
+        free = shutil.disk_usage(folder).free
+        return OSError(code, f"{os.strerror(code)} ({size / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free)",
+                       os.fspath(folder))
+
+    if hasattr(os, "posix_fallocate"):
+        probe = create_temporary(folder / "space")
+        try:
+            descriptor = os.open(probe, os.O_WRONLY)
+            try:
+                os.posix_fallocate(descriptor, 0, size)
+                return
+            except OSError as error:
+                if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS):
+                    raise full(error.errno) from None
+            finally:
+                os.close(descriptor)
+        finally:
+            os.unlink(probe)
+    if shutil.disk_usage(folder).free < size:
+        raise full(errno.ENOSPC)
 
 
 def create_temporary(path: str | os.PathLike) -> pathlib.Path:
@@ -65,6 +127,21 @@ def _fsync(path: pathlib.Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _fsync_folder(path: pathlib.Path) -> None:
+    """Flushes a folder's entries (a rename into it) to disk; POSIX only (Windows cannot open a folder), and where
+    the file system can (some network and FUSE ones answer EINVAL)."""
+    if os.name != "posix":  # pragma: no cover - Windows
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(descriptor)
+
+
 def _exists_error(path: pathlib.Path) -> OutputExistsError:
     return OutputExistsError(f"cannot write {os.fspath(path)!r}: it exists already (pass overwrite=True / "
                              "--overwrite to replace it)")
@@ -86,17 +163,18 @@ def move_into_place(temporary: str | os.PathLike, path: str | os.PathLike, *, ov
     _fsync(temporary)
     if overwrite:
         os.replace(temporary, path)
-        return
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise _exists_error(path) from None
-    except OSError:  # no hard links here (some network or FAT file systems): check, then replace
-        if os.path.lexists(path):
+    else:
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
             raise _exists_error(path) from None
-        os.replace(temporary, path)
-        return
-    os.unlink(temporary)
+        except OSError:  # no hard links here (some network or FAT file systems): check, then replace
+            if os.path.lexists(path):
+                raise _exists_error(path) from None
+            os.replace(temporary, path)
+        else:
+            os.unlink(temporary)
+    _fsync_folder(path.parent)
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[pathlib.Path], object], *,
@@ -146,8 +224,8 @@ def write_json(path: str | os.PathLike, data, *, indent: int | None = 1, sort_ke
 def write_folder(path: str | os.PathLike, write: Callable[[pathlib.Path], object], *,
                  overwrite: bool = True) -> pathlib.Path:
     """Writes a folder atomically: ``write(temporary)`` fills a temporary folder beside ``path``, which is then
-    renamed to ``path`` (every file in it flushed to disk first). For checkpoints: a folder of files that only
-    make sense together.
+    renamed to ``path`` (every file in it, and the folder, flushed to disk first; the parent folder after the
+    rename). For checkpoints: a folder of files that only make sense together.
 
     Args:
         path: the folder to write; its parent must exist.
@@ -178,11 +256,13 @@ def write_folder(path: str | os.PathLike, write: Callable[[pathlib.Path], object
         for folder, _, names in os.walk(temporary):
             for name in names:
                 _fsync(pathlib.Path(folder, name))
+            _fsync_folder(pathlib.Path(folder))
         if os.path.isdir(path) and not os.path.islink(path):
             if not overwrite:
                 raise _exists_error(path)
             shutil.rmtree(path)
         os.replace(temporary, path)   # fails (without replacing) if something else appeared at path meanwhile
+        _fsync_folder(path.parent)
     finally:
         if os.path.lexists(temporary):
             shutil.rmtree(temporary, ignore_errors=True)

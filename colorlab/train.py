@@ -14,7 +14,7 @@ pair mix and seed::
                           seed=recipe.seed, drop_remainder=True)
     trainer = Trainer(recipe, "runs/course")
     trainer.restore()                    # continue from the last checkpoint, if there is one
-    trainer.fit(dataset, steps=20_000)
+    trainer.fit(dataset, steps=20_000)   # train until step 20,000: run again after a crash, it finishes the run
     trainer.export_generator("runs/course/generator.weights.h5")
 
 The same from a shell: ``colorlab train --config course --data corpus --steps 20000 --out runs/course --resume``.
@@ -44,11 +44,25 @@ other settings and names each difference. Checkpoints (every ``checkpoint_every`
 :meth:`fit`) are folders ``out_dir/checkpoints/step_NNNNNNNN/`` holding ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``optimizers.npz`` (every Adam variable, including its step count) and
 ``state.json`` (the step, the data position — epoch and batch index of the :class:`~colorlab.data.PairDataset` —
-the seed and the config). A folder is written under a temporary name and renamed into place, so a run killed
-mid-write never leaves a half checkpoint; the last two are kept. Because a :class:`~colorlab.data.PairDataset`
-batch is a pure function of (seed, epoch, index) and the step is a pure function of the state, :meth:`restore`
-resumes *exactly*: N steps, a restart, then N more give the same weights as 2N steps in one go (bitwise on a CPU;
-the trainer seeds with :func:`colorlab.step.set_seed`, which on TensorFlow also turns on op determinism).
+the seed and the config). A folder is written under a temporary name, every file and folder flushed to disk, and
+renamed into place (:func:`colorlab.files.write_folder`), so a run killed mid-write, or a machine that loses
+power, never leaves a half checkpoint; the last two are kept. The space a checkpoint needs is allocated before
+anything is written (:func:`colorlab.files.check_space`): HDF5, which writes the weights, leaves its library broken
+after a failed write and the process then dies with a segmentation fault at exit (measured with h5py 3.14, HDF5
+1.14.6), so a full disk must be met before it starts; any write error is a :class:`~colorlab.errors.CheckpointError` naming the folder. :meth:`restore` checks a
+checkpoint whole (every file, every key, every shape) and, if the newest is damaged, falls back to the older one,
+saying so (a warning). Because a :class:`~colorlab.data.PairDataset` batch is a pure function of (seed, epoch,
+index) and the step is a pure function of the state, :meth:`restore` resumes *exactly*: N steps, a restart, then
+training on to 2N give the same weights as 2N steps in one go (bitwise on a CPU; the trainer seeds with
+:func:`colorlab.step.set_seed`, which on TensorFlow also turns on op determinism).
+
+One process at a time: :meth:`fit`, :meth:`restore` and :meth:`save_checkpoint` hold the run folder's
+:class:`colorlab.locks.FolderLock` (``out_dir/.lock``) while they work (:meth:`lock` holds it across several
+calls, as ``colorlab train`` does), so a second run on the same folder is refused at once with a
+:class:`~colorlab.errors.BusyError` naming the holder; taking it removes the temporaries a killed run left behind.
+Ctrl-C during :meth:`fit` finishes the step that is running, writes a checkpoint there and raises
+``KeyboardInterrupt``: nothing is lost but the step that was running (a second Ctrl-C abandons that checkpoint and
+keeps the previous ones).
 """
 
 from __future__ import annotations
@@ -56,18 +70,23 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
 import pathlib
 import shutil
+import signal
+import threading
 import time
+import warnings
 from typing import Any
 
 import numpy as np
 
 from colorlab.errors import CheckpointError, ConfigError
-from colorlab.files import write_atomic, write_folder, write_json, write_text
+from colorlab.files import check_space, remove_temporaries, write_atomic, write_folder, write_json, write_text
+from colorlab.locks import FolderLock
 
 __all__ = ["Trainer", "TrainingRecipe", "CheckpointError", "PRECISIONS", "resolve_precision", "list_checkpoints",
            "image_grid", "METRIC_COLUMNS"]
@@ -81,6 +100,10 @@ METRIC_COLUMNS = ("step", "epoch", "batch", "loss", "reconstruction", "histogram
                   "tv", "d_loss", "img_per_s", "elapsed_s")
 
 _CHECKPOINT_PREFIX = "step_"
+_CHECKPOINT_FILES = ("state.json", "generator.weights.h5", "discriminator.weights.h5", "optimizers.npz")
+_STATE_KEYS = ("step", "epoch", "batch_index", "seed", "backend", "precision", "config")
+#: Room asked for a checkpoint beyond the bytes of its arrays (HDF5 and zip overhead): x 1.25 + 1 MiB.
+_SPACE_MARGIN = (1.25, 2**20)
 #: Config fields that do not shape the generator's weights: :meth:`Trainer.load_generator` lets them differ.
 _NOT_GENERATOR_FIELDS = ("name", "loss_weights", "disc_width", "disc_layers", "gate_value")
 _KEEP = 2
@@ -145,6 +168,54 @@ def _check_int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"Trainer: {name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def _reason(error: BaseException) -> str:
+    """An error as one short line (HDF5's reports run over several lines; their errno says it all)."""
+    if isinstance(error, OSError) and error.errno and "\n" in str(error.strerror or ""):
+        return os.strerror(error.errno)
+    text = " ".join(str(error.strerror if isinstance(error, OSError) and error.strerror else error).split())
+    return text[:200] or type(error).__name__
+
+
+def _space_for(arrays_bytes: int) -> int:
+    """The bytes to ask for before writing files that hold ``arrays_bytes`` of arrays (format overhead included)."""
+    scale, extra = _SPACE_MARGIN
+    return int(arrays_bytes * scale) + extra
+
+
+def _variables_bytes(variables) -> int:
+    return sum(math.prod(variable.shape) * np.dtype(variable.dtype).itemsize for variable in variables)
+
+
+class _Interrupts:
+    """Ctrl-C during :meth:`Trainer.fit`, noted and acted on between steps, so a step is never cut in half.
+
+    Only in the main thread, and only while Python's own SIGINT handler is installed; elsewhere Ctrl-C raises where
+    it lands, as usual. :meth:`release` puts the handler back early, so that a second
+    Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.requested = True
+
+    def release(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
 
 
 # ------------------------------------------------------------------------------------------------- recipe
@@ -400,6 +471,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_index = 0
+        self._lock = FolderLock(self.out_dir, what="training run")
         self._gradients_fn = None
         self._predict_fn = None
         self._events = None
@@ -408,6 +480,27 @@ class Trainer:
     def config(self):
         """The model config (the recipe's)."""
         return self.recipe.config
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Holds the run folder's :class:`colorlab.locks.FolderLock` (``out_dir/.lock``) for a ``with`` block.
+
+        :meth:`fit`, :meth:`restore` and :meth:`save_checkpoint` take it themselves while they work; hold it around
+        several calls (``with trainer.lock(): trainer.restore(); trainer.fit(...)``, as ``colorlab train`` does) to
+        keep other processes out in between. Re-entrant; distributed, only the chief locks (the others write
+        nothing). Taking it removes the temporaries (``.tmp-*``) a killed run left in ``out_dir``, its
+        ``checkpoints/`` and ``images/`` (:func:`colorlab.files.remove_temporaries`).
+
+        Raises:
+            BusyError: another process holds the folder; the message names it.
+        """
+        if not self.distribution.is_chief or self._lock.held:
+            yield
+            return
+        with self._lock:
+            for folder in (self.out_dir, self.out_dir / "checkpoints", self.out_dir / "images"):
+                remove_temporaries(folder)
+            yield
 
     def sync(self) -> None:
         """Makes ``generator`` / ``discriminator`` (and the optimizers) hold the latest weights."""
@@ -474,12 +567,15 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, dataset, steps: int) -> list[dict]:
-        """Trains for ``steps`` steps from the current position, logging and checkpointing on the way.
+        """Trains until step ``steps``, from the current position, logging and checkpointing on the way.
 
         Args:
             dataset: a :class:`colorlab.data.PairDataset` (anything with ``len()`` and ``batch(index, epoch)``:
                 the position is then exact and resumable); the epochs roll over automatically.
-            steps: how many steps to run now (>= 1).
+            steps: the step to train until (>= 1), counted from the start of the run: a new trainer runs ``steps``
+                steps, one restored at step k runs ``steps - k``, one already there runs none (and returns ``[]``).
+                So a script (or ``colorlab train ... --resume``) run again unchanged after a crash finishes the
+                planned run, whatever step the crash left it at.
 
         Build the dataset with ``drop_remainder=True`` so that every step has the same batch shape: a smaller last
         batch of an epoch makes ``jax.jit`` / ``tf.function`` compile the step once more. The batch size must be a
@@ -490,11 +586,16 @@ class Trainer:
             The rows logged during this call (each a dict with :data:`METRIC_COLUMNS` keys present).
 
         Writes the recipe to ``out_dir/run.json`` when the run starts (step 0), a checkpoint every
-        ``checkpoint_every`` steps and one at the end (the chief only, when distributed).
+        ``checkpoint_every`` steps and one at the end (the chief only, when distributed), holding the run folder's
+        lock (:meth:`lock`) throughout. Ctrl-C (in the main thread) lets the running step finish, logs it, writes
+        a checkpoint at it and raises ``KeyboardInterrupt``; a second Ctrl-C abandons that checkpoint (the
+        previous ones stay).
 
         Raises:
             ConfigError: the dataset's ``batch_size``, ``mode_ratio`` or ``seed`` is not the recipe's, or its
                 ``shard`` not this process's.
+            BusyError: another process holds the run folder.
+            CheckpointError: a checkpoint could not be written (a full disk, ...); the message names it.
         """
         steps = _check_int("steps", steps)
         if not (hasattr(dataset, "batch") and hasattr(dataset, "__len__")):
@@ -513,51 +614,59 @@ class Trainer:
         per_epoch = len(dataset)
         if per_epoch < 1:
             raise ConfigError("Trainer.fit: the dataset has no batches")
+        todo = steps - self.step
+        if todo < 1:
+            return []
         from concurrent.futures import ThreadPoolExecutor
 
         from tqdm.auto import tqdm
 
         chief = self.distribution.is_chief
-        if chief:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            if self.step == 0 or not (self.out_dir / "run.json").is_file():
-                write_json(self.out_dir / "run.json", self.recipe.to_dict())
         rows: list[dict] = []
         window: list[dict] = []
         images = 0
-        started = window_start = time.perf_counter()
-        bar = tqdm(total=steps, desc="training", unit="step", disable=not (self.progress and chief),
-                   dynamic_ncols=True)
 
         def position(offset):
             index = self.batch_index + offset
             return self.epoch + index // per_epoch, index % per_epoch
 
-        # Loading (JPEG decoding, Lab conversion) of the next batch overlaps with this step.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            upcoming = pool.submit(dataset.batch, *reversed(position(0)))
-            for count in range(steps):
-                batch = self._batch_dict(upcoming.result())
-                if count + 1 < steps:
-                    upcoming = pool.submit(dataset.batch, *reversed(position(1)))
-                window.append(self._run_step(batch))
-                images += batch["target_l"].shape[0] * self.distribution.process_count
-                self.epoch, self.batch_index = position(1)
-                if hasattr(dataset, "set_epoch"):
-                    dataset.set_epoch(self.epoch)
-                last = count + 1 == steps
-                if self.step % self.log_every == 0 or last:
-                    now = time.perf_counter()
-                    row = self._log(window, images / max(now - window_start, 1e-9), now - started)
-                    rows.append(row)
-                    bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "d_loss", "img_per_s")})
-                    window, images, window_start = [], 0, time.perf_counter()
-                if self.image_every and self.step % self.image_every == 0:
-                    self.log_images(batch)
-                if self.step % self.checkpoint_every == 0 or last:
-                    self.save_checkpoint()
-                bar.update(1)
-        bar.close()
+        with self.lock(), _Interrupts() as interrupts:
+            if chief:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                if self.step == 0 or not (self.out_dir / "run.json").is_file():
+                    write_json(self.out_dir / "run.json", self.recipe.to_dict())
+            started = window_start = time.perf_counter()
+            bar = tqdm(total=todo, desc="training", unit="step", disable=not (self.progress and chief),
+                       dynamic_ncols=True)
+            # Loading (JPEG decoding, Lab conversion) of the next batch overlaps with this step.
+            with bar, ThreadPoolExecutor(max_workers=1) as pool:
+                upcoming = pool.submit(dataset.batch, *reversed(position(0)))
+                for count in range(todo):
+                    batch = self._batch_dict(upcoming.result())
+                    if count + 1 < todo:
+                        upcoming = pool.submit(dataset.batch, *reversed(position(1)))
+                    window.append(self._run_step(batch))
+                    images += batch["target_l"].shape[0] * self.distribution.process_count
+                    self.epoch, self.batch_index = position(1)
+                    if hasattr(dataset, "set_epoch"):
+                        dataset.set_epoch(self.epoch)
+                    interrupted = interrupts.requested
+                    if interrupted:
+                        interrupts.release()   # a second Ctrl-C now abandons the checkpoint below
+                    last = count + 1 == todo or interrupted
+                    if self.step % self.log_every == 0 or last:
+                        now = time.perf_counter()
+                        row = self._log(window, images / max(now - window_start, 1e-9), now - started)
+                        rows.append(row)
+                        bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss", "d_loss", "img_per_s")})
+                        window, images, window_start = [], 0, time.perf_counter()
+                    if self.image_every and self.step % self.image_every == 0:
+                        self.log_images(batch)
+                    if self.step % self.checkpoint_every == 0 or last:
+                        self.save_checkpoint()
+                    bar.update(1)
+                    if interrupted:
+                        raise KeyboardInterrupt
         return rows
 
     # ---------------------------------------------------------------------------------------- logging
@@ -633,35 +742,60 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> pathlib.Path:
         """Writes ``out_dir/checkpoints/step_NNNNNNNN/`` atomically (:func:`colorlab.files.write_folder`) and keeps
-        the last two; returns its path. Distributed, every process calls it and only the chief writes."""
+        the last two; returns its path. Distributed, every process calls it and only the chief writes.
+
+        The space it needs (the previous checkpoint's size, or its arrays' bytes, plus a margin) is allocated
+        first (:func:`colorlab.files.check_space`), before HDF5 writes anything.
+
+        Raises:
+            CheckpointError: it could not be written (a full disk, a quota, a write error, a permission); the
+                message names the folder, and the previous checkpoints are kept.
+            BusyError: another process holds the run folder.
+        """
         self.core.sync()
         folder = self.out_dir / "checkpoints"
         final = folder / f"{_CHECKPOINT_PREFIX}{self.step:08d}"
         if not self.distribution.is_chief:
             return final
-        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for prefix, optimizer in (("g", self.g_optimizer), ("d", self.d_optimizer)):
+            for index, variable in enumerate(optimizer.variables):
+                arrays[f"{prefix}_{index:05d}"] = _to_numpy(variable.value)
+        state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index, "seed": self.recipe.seed,
+                 "backend": self.backend, "precision": self.precision, "config": self.config.to_dict()}
+        size = _variables_bytes(self.generator.weights + self.discriminator.weights) \
+            + sum(array.nbytes for array in arrays.values())
+        with self.lock():
+            previous = list_checkpoints(self.out_dir)
+            if previous:
+                size = max(size, sum(path.stat().st_size for path in previous[-1].iterdir() if path.is_file()))
 
-        def write(temporary: pathlib.Path) -> None:
-            self.generator.save_weights(temporary / "generator.weights.h5")
-            self.discriminator.save_weights(temporary / "discriminator.weights.h5")
-            arrays = {}
-            for prefix, optimizer in (("g", self.g_optimizer), ("d", self.d_optimizer)):
-                for index, variable in enumerate(optimizer.variables):
-                    arrays[f"{prefix}_{index:05d}"] = _to_numpy(variable.value)
-            np.savez(temporary / "optimizers.npz", **arrays)
-            state = {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
-                     "seed": self.recipe.seed,
-                     "backend": self.backend, "precision": self.precision, "config": self.config.to_dict()}
-            (temporary / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
+            def write(temporary: pathlib.Path) -> None:
+                check_space(temporary, _space_for(size))
+                self.generator.save_weights(temporary / "generator.weights.h5")
+                self.discriminator.save_weights(temporary / "discriminator.weights.h5")
+                np.savez(temporary / "optimizers.npz", **arrays)
+                (temporary / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
 
-        write_folder(final, write)
-        for old in list_checkpoints(self.out_dir)[:-_KEEP]:
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_folder(final, write)
+            except OSError as error:
+                kept = f"; {previous[-1].name} is kept" if previous else ""
+                raise CheckpointError(f"{final}: the checkpoint could not be written ({_reason(error)}){kept}") \
+                    from None
+            for old in list_checkpoints(self.out_dir)[:-_KEEP]:
+                shutil.rmtree(old, ignore_errors=True)
         return final
 
     def restore(self, checkpoint: str | os.PathLike | None = None) -> int:
-        """Loads a checkpoint (default: the latest in ``out_dir``): weights, optimizer state, step, data position.
+        """Loads a checkpoint (default: the newest intact one in ``out_dir``): weights, optimizer state, step, data
+        position.
 
+        A checkpoint is checked whole: ``state.json`` with every key, ``optimizers.npz`` with every variable at its
+        shape, both weight files loading. Without ``checkpoint``, a damaged newest one is skipped with a warning
+        that names it and what is wrong, and the next older one is taken. Log rows after the restored step (a
+        killed run may have logged past its last checkpoint) are dropped, and unreadable ones too, with a warning.
         Distributed, every process calls it, each reading the files (so ``out_dir`` must be a folder they all see).
 
         Returns:
@@ -669,44 +803,78 @@ class Trainer:
 
         Raises:
             ConfigError: ``out_dir/run.json`` holds another recipe (the message names each difference).
-            CheckpointError: the checkpoint is missing or incomplete, or was written for another config.
+            CheckpointError: the checkpoint is missing or damaged (without ``checkpoint``: every one in ``out_dir``
+                is, each named), or was written for another config. The weights may then be half loaded: make a new
+                trainer.
+            BusyError: another process holds the run folder.
         """
-        if checkpoint is None:
-            found = list_checkpoints(self.out_dir)
-            if not found:
-                return 0
-            checkpoint = found[-1]
-        self._check_recipe()
-        path = pathlib.Path(checkpoint)
-        names = ("state.json", "generator.weights.h5", "discriminator.weights.h5", "optimizers.npz")
-        missing = [name for name in names if not (path / name).is_file()]
+        if checkpoint is None and not list_checkpoints(self.out_dir):
+            return 0
+        with self.lock():
+            self._check_recipe()
+            candidates = [pathlib.Path(checkpoint)] if checkpoint is not None else list_checkpoints(self.out_dir)[::-1]
+            damaged = []
+            for path in candidates:
+                damage = self._load_checkpoint(path)
+                if damage is None:
+                    break
+                damaged.append(damage)
+            else:
+                if checkpoint is not None:
+                    raise CheckpointError(damaged[0])
+                raise CheckpointError(f"no intact checkpoint in {self.out_dir / 'checkpoints'}: {'; '.join(damaged)}")
+            if damaged:
+                warnings.warn(f"{'; '.join(damaged)}: resumed from the older {path.name} instead", stacklevel=2)
+            self._truncate_logs()
+        return self.step
+
+    def _load_checkpoint(self, path: pathlib.Path) -> str | None:
+        """Loads one checkpoint after checking it; returns what is damaged (one line) instead, or None when loaded.
+
+        Raises CheckpointError for an intact checkpoint of another config: not damage, so no older one is tried.
+        """
+        missing = [name for name in _CHECKPOINT_FILES if not (path / name).is_file()]
         if missing:
-            raise CheckpointError(f"{path}: not a complete checkpoint (missing {', '.join(missing)})")
+            return f"{path}: not a complete checkpoint (missing {', '.join(missing)})"
         try:
             state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise CheckpointError(f"{path / 'state.json'}: unreadable ({error})") from None
-        if state.get("config") != self.config.to_dict():
-            raise CheckpointError(f"{path}: written for config {state.get('config', {}).get('name')!r} with other "
-                                  f"settings than this trainer's {self.config.name!r}")
+        except (OSError, ValueError) as error:   # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            return f"{path / 'state.json'}: unreadable ({_reason(error)})"
+        lacking = [key for key in _STATE_KEYS if key not in state] if isinstance(state, dict) else list(_STATE_KEYS)
+        if lacking:
+            return f"{path / 'state.json'}: lacks {', '.join(lacking)}"
+        if not all(isinstance(state[key], int) and not isinstance(state[key], bool) and state[key] >= 0
+                   for key in ("step", "epoch", "batch_index")):
+            return f"{path / 'state.json'}: step, epoch and batch_index must be integers >= 0"
+        if state["config"] != self.config.to_dict():
+            name = state["config"].get("name") if isinstance(state["config"], dict) else None
+            raise CheckpointError(f"{path}: written for config {name!r} with other settings than this trainer's "
+                                  f"{self.config.name!r}")
+        optimizer_path = path / "optimizers.npz"
+        values = []
+        try:
+            with open(optimizer_path, "rb") as handle, np.load(handle) as stored:   # closed even when np.load fails
+                for prefix, optimizer in (("g", self.g_optimizer), ("d", self.d_optimizer)):
+                    for index, variable in enumerate(optimizer.variables):
+                        key = f"{prefix}_{index:05d}"
+                        if key not in stored.files:
+                            return f"{optimizer_path}: {key} is missing"
+                        value = stored[key]
+                        if tuple(value.shape) != tuple(variable.shape):
+                            return f"{optimizer_path}: {key} has shape {value.shape}, not {tuple(variable.shape)}"
+                        values.append((variable, value))
+        except Exception as error:   # zipfile, zlib and NumPy fail in many ways on a truncated or garbled file
+            return f"{optimizer_path}: does not load ({_reason(error)})"
         self.core.sync()
         try:
             self.generator.load_weights(path / "generator.weights.h5")
             self.discriminator.load_weights(path / "discriminator.weights.h5")
-        except (ValueError, OSError) as error:
-            raise CheckpointError(f"{path}: the weights do not load ({' '.join(str(error).split())[:200]})") from None
-        with np.load(path / "optimizers.npz") as arrays:
-            for prefix, optimizer in (("g", self.g_optimizer), ("d", self.d_optimizer)):
-                for index, variable in enumerate(optimizer.variables):
-                    key = f"{prefix}_{index:05d}"
-                    if key not in arrays or tuple(arrays[key].shape) != tuple(variable.shape):
-                        raise CheckpointError(f"{path / 'optimizers.npz'}: {key} is missing or has another shape")
-                    variable.assign(arrays[key])
-        self.step = int(state["step"])
-        self.epoch = int(state["epoch"])
-        self.batch_index = int(state["batch_index"])
-        self._truncate_logs()
-        return self.step
+        except Exception as error:   # h5py and Keras raise many types for a truncated or garbled file
+            return f"{path}: the weights do not load ({_reason(error)})"
+        for variable, value in values:
+            variable.assign(value)
+        self.step, self.epoch, self.batch_index = state["step"], state["epoch"], state["batch_index"]
+        return None
 
     def _check_recipe(self) -> None:
         """Raises ConfigError when ``out_dir/run.json`` records another recipe than this trainer's."""
@@ -759,27 +927,52 @@ class Trainer:
             raise CheckpointError(f"{path}: the weights do not load ({' '.join(str(error).split())[:200]})") from None
 
     def _truncate_logs(self) -> None:
-        """Drops log rows after the restored step (a killed run may have logged past its last checkpoint); the
-        chief's job."""
+        """Drops log rows after the restored step (a killed run may have logged past its last checkpoint), and
+        unreadable ones (with a warning); the chief's job."""
         if not self.distribution.is_chief:
             return
         csv_path, jsonl_path = self.out_dir / "metrics.csv", self.out_dir / "metrics.jsonl"
+
+        def step_of(value) -> int | None:
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
         if csv_path.exists():
-            with open(csv_path, newline="", encoding="utf-8") as handle:
-                rows = [row for row in csv.DictReader(handle) if row.get("step", "").isdigit()
-                        and int(row["step"]) <= self.step]
+            text = csv_path.read_text(encoding="utf-8", errors="replace").replace("\0", "")
+            reader, rows, unreadable = csv.DictReader(io.StringIO(text)), [], 0
+            try:
+                for row in reader:
+                    if tuple(reader.fieldnames or ()) != METRIC_COLUMNS or step_of(row.get("step")) is None:
+                        unreadable += 1
+                    elif step_of(row["step"]) <= self.step:
+                        rows.append({key: row.get(key) or "" for key in METRIC_COLUMNS})
+            except csv.Error:   # e.g. a field past csv's size limit: the rest of the file is garbage
+                unreadable += 1
 
             def write_csv(temporary):
                 with open(temporary, "w", newline="", encoding="utf-8") as handle:
-                    writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS, restval="")
+                    writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
                     writer.writeheader()
                     writer.writerows(rows)
 
             write_atomic(csv_path, write_csv)
+            if unreadable:
+                warnings.warn(f"{csv_path}: {unreadable} unreadable row(s) dropped", stacklevel=3)
         if jsonl_path.exists():
-            lines = [line for line in jsonl_path.read_text(encoding="utf-8").splitlines()
-                     if line.strip() and json.loads(line).get("step", 0) <= self.step]
+            lines, unreadable = [], 0
+            for line in jsonl_path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    step = step_of(json.loads(line).get("step"))
+                except (ValueError, AttributeError):   # not JSON, or not an object
+                    step = None
+                if step is None:
+                    unreadable += bool(line.strip())
+                elif step <= self.step:
+                    lines.append(line)
             write_text(jsonl_path, "".join(line + "\n" for line in lines))
+            if unreadable:
+                warnings.warn(f"{jsonl_path}: {unreadable} unreadable line(s) dropped", stacklevel=3)
 
     # ---------------------------------------------------------------------------------------- export
     def export_generator(self, path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
@@ -797,11 +990,19 @@ class Trainer:
 
         Raises:
             ConfigError: ``path`` does not end with ``.weights.h5``.
+            CheckpointError: they could not be written (a full disk, a permission); the message names the file. The
+                space is checked before HDF5 writes anything, as for a checkpoint.
         """
         from colorlab.models import config_path_for, save_generator
 
         self.core.sync()
         if not self.distribution.is_chief:
             return pathlib.Path(path), config_path_for(path)
-        return save_generator(self.generator, path)
+        folder = pathlib.Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            check_space(folder, _space_for(_variables_bytes(self.generator.weights)))   # before HDF5 writes
+            return save_generator(self.generator, path)
+        except OSError as error:
+            raise CheckpointError(f"{path}: the generator could not be written ({_reason(error)})") from None
 

@@ -75,7 +75,7 @@ _DEVICES_SCRIPT = textwrap.dedent("""
         save(0)
         rows = []
         for step in (1, 2, 3):
-            rows += trainer.fit(dataset, 1)
+            rows += trainer.fit(dataset, step)   # until that step: one more
             save(step)
         report[mode] = {"replicas": trainer.distribution.replicas, "losses": [row["loss"] for row in rows],
                         "d_losses": [row["d_loss"] for row in rows]}
@@ -345,8 +345,8 @@ def test_workers_resume_from_the_shared_checkpoint(background, tree, backend):
     copy = background.work / f"{backend}_worker1_resume"
     shutil.copytree(chief, copy)
     before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
-    extra = ["--resume"] + (["--eager"] if backend == "tf" else [])
-    processes = [subprocess.Popen(_train_command(tree, out, 1, *extra), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    extra = ["--resume"] + (["--eager"] if backend == "tf" else [])   # --steps 3: until step 3, one more
+    processes = [subprocess.Popen(_train_command(tree, out, 3, *extra), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
                  for out, env in zip((chief, copy), _worker_envs(backend))]
     results = [subprocess.CompletedProcess(p.args, 0, *p.communicate(timeout=TIMEOUT)) for p in processes]

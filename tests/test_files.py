@@ -149,10 +149,37 @@ def test_data_is_flushed_to_disk_before_the_move(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", fsync)
     files.write_text(tmp_path / "a.txt", "x")
-    assert synced == [False]
+    expected = [False, True] if os.name == "posix" else [False]   # the file, then (POSIX) its folder after the move
+    assert synced == expected
     (tmp_path / "a.txt").unlink()
     files.write_folder(tmp_path / "ck", lambda t: [(t / name).write_text(name) for name in ("g.h5", "s.json")])
-    assert synced == [False, False, False]                                      # every file in the folder
+    # every file in the folder and (POSIX) the folder itself before the rename, then its parent after it
+    expected += [False, False, False, True] if os.name == "posix" else [False, False]
+    assert synced == expected
+
+
+def test_remove_temporaries_takes_only_what_a_killed_writer_left(tmp_path):
+    (tmp_path / ".tmp-0a1b2c3d.step_00000002").mkdir()
+    (tmp_path / ".tmp-0a1b2c3d.step_00000002" / "g.h5").write_text("half")
+    (tmp_path / ".tmp-12345678.metrics.csv").write_text("half")
+    (tmp_path / "step_00000001").mkdir()
+    (tmp_path / "metrics.csv").write_text("kept")
+    (tmp_path / ".lock").write_text("kept")
+    removed = files.remove_temporaries(tmp_path)
+    assert sorted(p.name for p in removed) == [".tmp-0a1b2c3d.step_00000002", ".tmp-12345678.metrics.csv"]
+    assert _names(tmp_path) == [".lock", "metrics.csv", "step_00000001"]
+    assert files.remove_temporaries(tmp_path / "missing") == []
+
+
+def test_check_space_allocates_for_real_and_leaves_nothing(tmp_path):
+    import errno
+
+    files.check_space(tmp_path, 2**20)   # 1 MiB: there
+    with pytest.raises(OSError) as caught:
+        files.check_space(tmp_path, 2**60)   # an exbibyte: no disk has it
+    assert caught.value.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    assert caught.value.filename == str(tmp_path) and "MiB needed" in caught.value.strerror
+    assert _names(tmp_path) == []   # the probe is gone either way
 
 
 # ------------------------------------------------------------------------------------------- a training run
@@ -174,4 +201,5 @@ def test_a_training_run_writes_ordinary_permissions(tmp_path, umask_022):
     assert len(written) == 7
     assert {path.name: _mode(path) for path in written} == {path.name: 0o644 for path in written}
     assert _mode(out) == 0o755 and _mode(out / "checkpoints") == 0o755 and _mode(checkpoint) == 0o755
-    assert not [p for p in out.rglob(".*")]                                     # no temporaries left
+    assert [p.name for p in out.rglob(".*")] == [".lock"]   # the run's lock (colorlab.locks); no temporaries left
+    assert _mode(out / ".lock") == 0o644

@@ -265,8 +265,9 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(run, tmp_path):
     with open(out / "metrics.csv", newline="") as handle:  # the row of step 3 was dropped
         assert [int(r["step"]) for r in csv.DictReader(handle)] == [1, 2]
     dataset = PairDataset(run["dataset"].folder, "train", "tiny", batch_size=2, drop_remainder=True)
-    resumed.fit(dataset, 2)
+    resumed.fit(dataset, 4)   # until step 4: the two steps still missing
     assert resumed.step == 4
+    assert resumed.fit(dataset, 3) == [] and resumed.step == 4   # already past step 3: nothing to do
     expected, got = _all_state(run["trainer"]), _all_state(resumed)
     assert len(expected) == len(got)
     for a, b in zip(expected, got):
@@ -375,8 +376,11 @@ def test_cli_fine_tunes_and_resumes_only_with_the_same_settings(tree, run, tmp_p
     assert main(changed + ["--steps", "1", "--resume"]) == 2
     error = capsys.readouterr().err
     assert "other settings" in error and "--mode-ratio 0.0 (now 0.5)" in error
-    assert main(common + ["--steps", "1", "--resume"]) == 0
+    assert main(common + ["--steps", "2", "--resume"]) == 0
     assert "resumed from step 1" in capsys.readouterr().out
+    assert [p.name for p in train.list_checkpoints(out)] == ["step_00000001", "step_00000002"]
+    assert main(common + ["--steps", "2", "--resume"]) == 0   # the run is at step 2 already: nothing to train
+    assert "already at step 2 (--steps 2): nothing to train" in capsys.readouterr().out
     assert [p.name for p in train.list_checkpoints(out)] == ["step_00000001", "step_00000002"]
     for bad, message in ((["--mode-ratio", "1.5"], "--mode-ratio must lie in [0, 1]"),
                          (["--learning-rate", "0"], "--learning-rate must be > 0")):

@@ -1,13 +1,17 @@
 """``colorlab train``: train Gray2ColorNet on a Places365-layout folder or a ``colorlab pack`` file
 (:class:`colorlab.train.Trainer`)."""
 
+import sys
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train Gray2ColorNet on a Places365-layout folder (checkpoints, logs)",
         description="Train Gray2ColorNet and its patch discriminator (colorlab.train.Trainer). "
                     "OUT gets checkpoints/, metrics.csv, metrics.jsonl, tensorboard/, images/ "
-                    "and, at the end, generator.weights.h5 with generator.json.")
+                    "and, at the end, generator.weights.h5 with generator.json. One run at a time in OUT. "
+                    "Interrupted (Ctrl-C, a crash, a full disk)? Run the same command with --resume: it continues "
+                    "from the last checkpoint (Ctrl-C writes one at the current step) and ends at step --steps.")
     parser.add_argument("--config", default="course",
                         help="model config: tiny, laptop, course (default) or paper")
     parser.add_argument("--data", required=True, metavar="DIR",
@@ -18,10 +22,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--threads", type=int, default=None, metavar="T",
                         help="threads that prepare each batch, in each worker with --processes (default: CPU cores, "
                              "at most 16; 1 with --processes)")
-    parser.add_argument("--steps", type=int, required=True, metavar="N", help="training steps to run now")
+    parser.add_argument("--steps", type=int, required=True, metavar="N",
+                        help="train until step N, counted from the start of the run: with --resume, the steps "
+                             "still missing (none if the run is there already)")
     parser.add_argument("--out", required=True, metavar="DIR", help="the run's folder")
     parser.add_argument("--batch-size", type=int, default=16, metavar="B", help="images per step (default 16)")
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest intact checkpoint in --out (a damaged one is skipped, "
+                             "with a warning)")
     parser.add_argument("--init", metavar="WEIGHTS", default=None,
                         help="start the generator from these weights (a .weights.h5 with its .json, e.g. "
                              "data/weights/demo.weights.h5) to fine-tune them; the discriminator starts fresh")
@@ -48,7 +56,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import os
     from pathlib import Path
 
     from colorlab.errors import ConfigError, DatasetError, OutputExistsError
@@ -67,7 +74,6 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder")
 
-    from colorlab.data import PairDataset, Places365Folder
     from colorlab.distribute import Distribution
     from colorlab.train import Trainer, TrainingRecipe, list_checkpoints
 
@@ -79,33 +85,76 @@ def run(args) -> int:
 
     recipe = TrainingRecipe(args.config, batch_size=args.batch_size, seed=args.seed,
                             learning_rate=args.learning_rate, mode_ratio=args.mode_ratio, init=args.init)
-    resuming = bool(list_checkpoints(out))
-    if resuming and not args.resume:
+    if list_checkpoints(out) and not args.resume:
         raise OutputExistsError(f"--out {out} has checkpoints already: add --resume to continue that run, or "
                                 "choose another folder")
+    data = _source(data_dir)   # a malformed --data is one line before the model is built
+    trainer = None
+    try:
+        trainer = Trainer(recipe, out, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                          image_every=args.image_every, distribute=distribution, compile=not args.eager)
+        with trainer.lock():   # one run at a time in --out (a second one is refused, naming this process)
+            return _train(args, trainer, data, say)
+    except KeyboardInterrupt:   # fit has written a checkpoint at the step it finished
+        found = list_checkpoints(out)
+        kept = f"checkpoint {found[-1]} kept: run the same command with --resume to continue" if found else \
+            "no checkpoint yet"
+        print(f"colorlab: interrupted at step {trainer.step if trainer else 0}; {kept}", file=sys.stderr)
+        return 130
+
+
+def _source(data_dir):
+    """``(photos, dataset class)`` of --data: a Places365-layout folder, or a file from ``colorlab pack``."""
     if data_dir.is_file():   # `colorlab pack` output: the same batches, photos from memory
         from colorlab.packed import PackedCorpus, PackedPairDataset
 
-        source, make = PackedCorpus(data_dir), PackedPairDataset
-    else:
-        source, make = Places365Folder(data_dir), PairDataset
-    threads = args.threads or (1 if args.processes else min(os.cpu_count() or 1, 16))
-    options = {"threads": threads, "processes": args.processes}   # the same batches whatever their values
-    full = len(source.split("train")) >= recipe.batch_size   # every step a full batch (one compiled shape) if possible
-    dataset = make(source, "train", recipe.config, batch_size=recipe.batch_size, seed=recipe.seed,
-                   drop_remainder=full, mode_ratio=recipe.mode_ratio, shard=distribution.shard, **options)
-    trainer = Trainer(recipe, out, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                      image_every=args.image_every, distribute=distribution, compile=not args.eager)
+        return PackedCorpus(data_dir), PackedPairDataset
+    from colorlab.data import PairDataset, Places365Folder
+
+    return Places365Folder(data_dir), PairDataset
+
+
+def _train(args, trainer, data, say) -> int:
+    """Restores (with --resume), trains until --steps on ``data`` (:func:`_source`) and exports, holding the run
+    folder's lock."""
+    import os
+    import warnings
+
+    from colorlab.errors import OutputExistsError
+    from colorlab.train import list_checkpoints
+
+    out, recipe = trainer.out_dir, trainer.recipe
+    resuming = bool(list_checkpoints(out))
+    if resuming and not args.resume:   # checkpoints written since run() looked
+        raise OutputExistsError(f"--out {out} has checkpoints already: add --resume to continue that run, or "
+                                "choose another folder")
     if resuming:   # refuses a run.json with other settings, naming each
-        say(f"resumed from step {trainer.restore()}")
+        with warnings.catch_warnings(record=True) as caught:   # a damaged checkpoint skipped, bad log rows dropped
+            warnings.simplefilter("always", UserWarning)
+            step = trainer.restore()
+        for warning in caught:
+            print(f"colorlab: warning: {warning.message}", file=sys.stderr)
+        say(f"resumed from step {step}")
     else:
         if args.resume:
             say(f"no checkpoint in {out}: starting from step 0")
         if recipe.init is not None:
             trainer.load_generator(recipe.init)
             say(f"generator starts from {args.init}")
-    rows = trainer.fit(dataset, args.steps)
-    dataset.close()   # its worker processes and threads
+    if trainer.step >= args.steps:
+        weights, _ = trainer.export_generator(out / "generator.weights.h5")
+        say(f"already at step {trainer.step} (--steps {args.steps}): nothing to train; generator weights in {weights}")
+        return 0
+    source, make = data
+    threads = args.threads or (1 if args.processes else min(os.cpu_count() or 1, 16))
+    options = {"threads": threads, "processes": args.processes}   # the same batches whatever their values
+    full = len(source.split("train")) >= recipe.batch_size   # every step a full batch (one compiled shape) if possible
+    dataset = make(source, "train", recipe.config, batch_size=recipe.batch_size, seed=recipe.seed,
+                   drop_remainder=full, mode_ratio=recipe.mode_ratio, shard=trainer.distribution.shard, **options)
+    try:
+        rows = trainer.fit(dataset, args.steps)
+    finally:
+        dataset.close()   # its worker processes and threads
     weights, config_path = trainer.export_generator(out / "generator.weights.h5")
     say(f"step {trainer.step}: loss {rows[-1]['loss']:.4f}, discriminator {rows[-1]['d_loss']:.4f}; "
         f"generator weights in {weights} (config {config_path.name})")
