@@ -62,6 +62,17 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct
 
 
 # ----------------------------------------------------------------------------------------------------- loading
+def _open_path(source) -> tuple:
+    """``(binary file, quoted name)`` for a path, after :func:`_check_path`; :class:`ImageLoadError` in one line."""
+    name = repr(os.fspath(source))
+    path = pathlib.Path(source)
+    _check_path(path, name)
+    try:
+        return open(path, "rb"), name
+    except OSError as error:  # permissions, a deletion since the check, ...
+        raise ImageLoadError(f"cannot read {name}: {_one_line(error.strerror or error)}") from None
+
+
 def load_image(source: ImageSource, *, mode: str = "RGB", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Loads an image as a float32 array in [0, 1].
 
@@ -106,13 +117,7 @@ def load_image(source: ImageSource, *, mode: str = "RGB", max_pixels: int | None
         im = _decode(source, name, max_pixels)
         color, alpha = _pil_to_float(im, name)
     elif isinstance(source, (str, os.PathLike)):
-        name = repr(os.fspath(source))
-        path = pathlib.Path(source)
-        _check_path(path, name)
-        try:
-            file = open(path, "rb")
-        except OSError as error:  # permissions, a deletion since the check, ...
-            raise ImageLoadError(f"cannot read {name}: {_one_line(error.strerror or error)}") from None
+        file, name = _open_path(source)
         with file:  # our handle: closed on every way out of this block, errors included
             color, alpha = _pil_to_float(_open_and_decode(file, name, max_pixels), name)
     elif hasattr(source, "read"):
@@ -148,13 +153,7 @@ def image_shape(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIX
             file, a folder, a file that is not an image, more than ``max_pixels`` pixels.
     """
     if isinstance(source, (str, os.PathLike)):
-        name = repr(os.fspath(source))
-        path = pathlib.Path(source)
-        _check_path(path, name)
-        try:
-            file = open(path, "rb")
-        except OSError as error:
-            raise ImageLoadError(f"cannot read {name}: {_one_line(error.strerror or error)}") from None
+        file, name = _open_path(source)
         with file:
             try:
                 with warnings.catch_warnings():
