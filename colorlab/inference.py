@@ -579,7 +579,6 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         ImageLoadError, BudgetError, ColorlabError: as for :func:`colorize`.
     """
     from colorlab.io import check_output_path, image_shape, load_image, save_image
-    from colorlab.models import generator_config
 
     targets = [pathlib.Path(t) for t in targets]
     if not targets:
@@ -605,10 +604,13 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         check_output_path(out, inputs=inputs, overwrite=overwrite, make_folder=len(targets) > 1)
     reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
     reference_name = f"reference {_describe(reference)}"
+    shapes = [image_shape(target, max_pixels=budget.max_pixels) for target in targets]   # headers only
+    from colorlab.models import generator_config   # imports Keras: only once the files and paths are known good
+
     model_config = generator_config(weights, config)
-    for target in targets:
-        budget.plan(image_shape(target, max_pixels=budget.max_pixels), reference_rgb.shape[:2], model_config,
-                    target=f"target {_describe(target)}", reference=reference_name)
+    for target, shape in zip(targets, shapes):
+        budget.plan(shape, reference_rgb.shape[:2], model_config, target=f"target {_describe(target)}",
+                    reference=reference_name)
     colorizer = Colorizer(weights, config, strength=strength, budget=budget)   # once, after every check
     if len(targets) > 1:
         output.mkdir(parents=True, exist_ok=True)

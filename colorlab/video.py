@@ -960,7 +960,6 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     """
     from colorlab.inference import WorkBudget
     from colorlab.io import load_image
-    from colorlab.models import generator_config, load_generator
 
     start_time = time.perf_counter()
     input_path, output = pathlib.Path(input), pathlib.Path(output)
@@ -978,6 +977,8 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     _check_audio(input_path, output, container_format, info)
     reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
     names = {"target": f"video {os.fspath(input_path)!r} (frames)", "reference": f"reference {_describe(reference)}"}
+    from colorlab.models import generator_config, load_generator   # imports Keras: only once the inputs are read
+
     plan = budget.plan((info.height, info.width), reference_rgb.shape[:2], generator_config(weights, config),
                        working_size, **names)
     plan.warn_if_reduced(**names)

@@ -337,6 +337,25 @@ def test_ctrl_c_in_colorize_is_one_line_with_status_130(capsys, monkeypatch):
     assert code == 130 and out == "" and err.strip() == "colorlab: interrupted"
 
 
+
+def test_a_missing_file_is_refused_before_keras_is_imported(tmp_path):
+    """Files and paths are checked first: a refusal for them takes a fraction of a second, not Keras' start-up."""
+    script = textwrap.dedent(f"""
+        import sys
+        from colorlab.cli import main
+        codes = [main(["colorize", {str(tmp_path / "gone.png")!r}, "-r", {str(SAMPLES / "lake_1.jpg")!r},
+                       "-o", {str(tmp_path / "out.png")!r}]),
+                 main(["colorize", {str(SAMPLES / "lake_1.jpg")!r}, "-r", {str(tmp_path / "gone.png")!r},
+                       "-o", {str(tmp_path / "out.png")!r}]),
+                 main(["video", {str(tmp_path / "gone.mp4")!r}, "-r", {str(SAMPLES / "lake_1.jpg")!r},
+                       "-o", {str(tmp_path / "out.mp4")!r}])]
+        print(codes, sorted(name for name in ("keras", "tensorflow", "jax") if name in sys.modules))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "[2, 2, 2] []", result.stderr[-2000:]
+    assert result.stderr.count("colorlab: error: cannot read") == 3
+
+
 # ================================================================================================= video
 @pytest.fixture(scope="module")
 def clip_file(tmp_path_factory):
