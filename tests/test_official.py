@@ -8,6 +8,7 @@ shapes are the official code's (models/networks.py of CV-xueba/Gray2ColorNet), w
 the converter's own table. The comparison against the official PyTorch model itself runs outside the test suite.
 """
 
+import pathlib
 import pickle
 import struct
 import zipfile
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 
 import keras
+from PIL import Image
 
+from colorlab.cli import main
 from colorlab.errors import CheckpointError, OutputExistsError
 from colorlab.models import (Gray2ColorConfig, build_gray2colornet, convert_official_checkpoint, convert_state_dict,
                              count_params, load_generator, load_official_weights, official_weight_map,
@@ -389,3 +392,10 @@ def test_the_converted_file_loads_through_the_normal_loader(small_state, tmp_pat
         np.testing.assert_allclose(_value(loaded[key]), _value(direct[key]), atol=1e-6)
     with pytest.raises(OutputExistsError, match="official.weights.h5"):
         convert_official_checkpoint(checkpoint, weights, config=config)
+    # and `colorlab colorize` colours a photo with it, as with any colorlab weights
+    samples = pathlib.Path(__file__).resolve().parent.parent / "data" / "samples"
+    photo = tmp_path / "photo.png"
+    assert main(["colorize", str(samples / "lake_1.jpg"), "-r", str(samples / "lake_2.jpg"), "-o", str(photo),
+                 "--weights", str(weights)]) == 0
+    with Image.open(photo) as image, Image.open(samples / "lake_1.jpg") as original:
+        assert image.mode == "RGB" and image.size == original.size
