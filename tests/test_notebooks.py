@@ -1,4 +1,4 @@
-"""Notebook hygiene that nbval cannot see: import order and nbval cell tags."""
+"""Notebook hygiene that nbval cannot see: import order, nbval cell tags, kernelspecs."""
 
 import glob
 import json
@@ -28,3 +28,11 @@ def test_nbval_markers_are_cell_tags_and_every_notebook_compares_something():
         assert not any("NBVAL_" in "".join(cell["source"]) for cell in cells), f"{name}: a visible # NBVAL_ comment"
         tags = [tag for cell in cells for tag in cell.get("metadata", {}).get("tags", [])]
         assert "nbval-check-output" in tags, f"{name} compares no output under nbval"
+
+
+def test_every_notebook_names_its_kernel_so_jupyterlab_opens_it_without_asking():
+    for path in sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))):
+        with open(path, encoding="utf-8") as handle:
+            metadata = json.load(handle)["metadata"]
+        kernel = metadata.get("kernelspec", {})
+        assert kernel.get("name") == "python3" and kernel.get("language") == "python", os.path.basename(path)
