@@ -8,7 +8,7 @@ Use::
 
     # or, from a shell:  colorlab colorize gray.jpg --reference reference.jpg -o coloured.png --weights W
 
-What happens (the last two steps are ours):
+What happens (the last two steps, and the optional adaptation, are ours):
 
 1. **Lightness.** The target's CIE L* is computed at full resolution. A colour target is accepted, with a
    warning: its colours are thrown away and only its L* is used.
@@ -23,6 +23,8 @@ What happens (the last two steps are ours):
    reference position: :class:`WorkBudget` bounds both shapes before anything is allocated (too elongated or too
    large an input is refused in one line; matching above its limit makes both working sizes smaller).
 3. **The model** predicts ab at the working size (Lab scaling of the official code: ``L/50 - 1``, ``ab/110``).
+   With ``adapt=N`` (ours, :mod:`colorlab.adapt`), a copy of the model is first fine-tuned for N steps on pairs
+   cut from the reference alone, and that copy predicts.
 4. **Guided upsampling** (ours): ab is brought to the full resolution *guided by the full-resolution L*, with
    He, Sun & Tang's guided filter (ECCV 2010 / TPAMI 2013) in its fast, upsampling form (He & Sun 2015, "Fast
    Guided Filter"): at the working size, each window fits ab as a linear function of L, ``ab ~ A L + B``; the
@@ -55,6 +57,7 @@ light).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import pathlib
 import warnings
@@ -329,7 +332,7 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
 
 
 # ------------------------------------------------------------------------------------------- the pipeline
-def _check_options(strength, working_size, budget) -> None:
+def _check_options(strength, working_size, budget, adapt=0, seed=0) -> None:
     if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
             or not np.isfinite(strength) or strength < 0:
         raise ConfigError(f"colorize: strength must be a number >= 0, got {strength!r}")
@@ -338,6 +341,9 @@ def _check_options(strength, working_size, budget) -> None:
         raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
     if budget is not None and not isinstance(budget, WorkBudget):
         raise ConfigError(f"colorize: budget must be a WorkBudget or None, got {type(budget).__name__}")
+    for name, value in (("adapt", adapt), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ConfigError(f"colorize: {name} must be an integer >= 0, got {value!r}")
 
 
 class Colorizer:
@@ -346,6 +352,7 @@ class Colorizer:
 
         colorizer = Colorizer("runs/course/generator.weights.h5")
         reference_lab = colorizer.prepare_reference(reference_rgb)         # (h_r, w_r, 3), the model's Lab
+        colorizer.use_reference(reference_lab)                              # adapts a copy if adapt > 0
         l_full = colorlab.cie.image_lightness(target_rgb)                   # (H, W) L*, full resolution
         l_small = colorizer.working_lightness(l_full)                      # (h, w) L*, the working size
         ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]   # (h, w, 2) ab, Lab units
@@ -365,13 +372,19 @@ class Colorizer:
         working_size: the shorter side (pixels, >= 8) the target is scaled to for the model; default
             ``config.image_size`` (what the model was trained at).
         budget: the :class:`WorkBudget` of :meth:`plan`; default ``WorkBudget()``.
+        adapt: optimiser steps that adapt a copy of the model to each reference before colouring
+            (:meth:`use_reference`, :class:`colorlab.adapt.ReferenceAdapter`; ours); 0 colours with the trained
+            weights as they are.
+        seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
 
     Attributes:
-        model: the :class:`~colorlab.models.Gray2ColorNet`.
+        trained: the :class:`~colorlab.models.Gray2ColorNet` as loaded; never modified.
+        model: the network that colours: :attr:`trained`, or its copy adapted to the last reference.
         config: its :class:`~colorlab.models.Gray2ColorConfig`.
         strength: float.
         working_size: int.
         budget: :class:`WorkBudget`.
+        adapt, seed: int.
 
     Raises:
         ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
@@ -379,15 +392,19 @@ class Colorizer:
     """
 
     def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None,
-                 budget: WorkBudget | None = None):
+                 budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0):
         from colorlab.models import load_generator
 
-        _check_options(strength, working_size, budget)
-        self.model = load_generator(weights, config)
+        _check_options(strength, working_size, budget, adapt, seed)
+        self.trained = self.model = load_generator(weights, config)
         self.config = self.model.config
         self.strength = float(strength)
         self.working_size = int(working_size or self.config.image_size)
         self.budget = budget or WorkBudget()
+        self.adapt = int(adapt)
+        self.seed = int(seed)
+        self._adapter = None
+        self._adapted_to = None
 
     def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], *, target: str = "the target",
              reference: str = "the reference") -> WorkPlan:
@@ -428,6 +445,31 @@ class Colorizer:
         lab[..., 0] = lab[..., 0] / 50.0 - 1.0
         lab[..., 1:] /= 110.0
         return lab.astype(np.float32)
+
+    def use_reference(self, reference_lab: np.ndarray, *, progress: bool = False):
+        """Makes :attr:`model` the network for this reference: with :attr:`adapt` > 0, a copy of :attr:`trained`
+        adapted to it (:class:`colorlab.adapt.ReferenceAdapter`, :attr:`adapt` steps on pairs cut from the
+        reference alone; done once per reference: the same array again reuses the adapted copy); with 0, the
+        trained model.
+
+        Args:
+            reference_lab: ``(h_r, w_r, 3)`` from :meth:`prepare_reference`.
+            progress: show the adaptation's progress bar (tqdm, stderr).
+
+        Returns:
+            :attr:`model`.
+        """
+        if self.adapt == 0:
+            return self.model
+        key = (reference_lab.shape, hashlib.sha256(np.ascontiguousarray(reference_lab).tobytes()).hexdigest())
+        if key != self._adapted_to:
+            if self._adapter is None:
+                from colorlab.adapt import ReferenceAdapter
+
+                self._adapter = ReferenceAdapter(self.trained, steps=self.adapt, seed=self.seed)
+            self.model = self._adapter.adapt(reference_lab, progress=progress)
+            self._adapted_to = key
+        return self.model
 
     def predict_ab(self, l_small: np.ndarray, reference_lab: np.ndarray, *, compiled: bool = False) -> np.ndarray:
         """Runs the model on a batch of same-size lightness maps against one reference.
@@ -490,7 +532,8 @@ def _describe(source) -> str:
 
 
 def colorize(target, reference, *, weights=None, config=None, strength: float = 1.0,
-             working_size: int | None = None, budget: WorkBudget | None = None) -> Image.Image:
+             working_size: int | None = None, budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0,
+             progress: bool = False) -> Image.Image:
     """Colours ``target`` with the colours of ``reference`` (Gray2ColorNet), at the target's full resolution.
 
     Args:
@@ -507,6 +550,11 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
             ``config.image_size`` (what the model was trained at).
         budget: the limits on the work (:class:`WorkBudget`); default ``WorkBudget()``. Working sizes are reduced
             (with a :class:`WorkBudgetWarning`) when the matching would cost more than it allows.
+        adapt: steps of reference-adaptive colorization (:mod:`colorlab.adapt`, ours): a copy of the model is
+            first fine-tuned on pairs cut from the reference alone; 0 (default) colours with the weights as they
+            are. The weights on disk and a model passed in are never changed.
+        seed: of the adaptation's pairs.
+        progress: show the adaptation's progress bar (tqdm, stderr).
 
     Returns:
         ``PIL.Image`` in mode ``"RGB"``, the target's size, whose L* equals the target's L* up to 8-bit rounding.
@@ -522,7 +570,7 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
     from colorlab.io import load_image
     from colorlab.models import generator_config
 
-    _check_options(strength, working_size, budget)
+    _check_options(strength, working_size, budget, adapt, seed)
     budget = budget or WorkBudget()
     target_rgb = load_image(target, mode="RGB", max_pixels=budget.max_pixels)
     reference_rgb = load_image(reference, mode="RGB", max_pixels=budget.max_pixels)
@@ -530,27 +578,30 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
     plan = budget.plan(target_rgb.shape[:2], reference_rgb.shape[:2], generator_config(weights, config),
                        working_size, **names)                                 # before the model is built
     plan.warn_if_reduced(**names)
-    colorizer = Colorizer(weights, config, strength=strength, working_size=working_size, budget=budget)
+    colorizer = Colorizer(weights, config, strength=strength, working_size=working_size, budget=budget,
+                          adapt=adapt, seed=seed)
     if is_colour(target_rgb):
         warnings.warn(f"colorize: the target {_describe(target)} is a colour image; its colours are discarded "
                       "and only its lightness (CIE L*) is coloured", ColorTargetWarning, stacklevel=2)
     l_full = image_lightness(target_rgb)                                      # (H, W) in [0, 100]
     del target_rgb
-    return _colour(colorizer, l_full, reference_rgb, plan)
+    return _colour(colorizer, l_full, reference_rgb, plan, progress)
 
 
-def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray, plan: WorkPlan) -> Image.Image:
+def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray, plan: WorkPlan,
+            progress: bool = False) -> Image.Image:
     """The pipeline from the target's L* ``(H, W)`` and the reference ``(H', W', 3)`` at the shapes of ``plan``."""
     l_small = colorizer.working_lightness(l_full, plan.target)                # (h, w)
     reference_lab = colorizer.prepare_reference(reference_rgb, plan.reference)  # (h_r, w_r, 3) normalised Lab
+    colorizer.use_reference(reference_lab, progress=progress)                 # adapts a copy when adapt > 0
     ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]          # (h, w, 2), Lab units
     return Image.fromarray(colorizer.finish(l_full, l_small, ab_small), mode="RGB")
 
 
 # -------------------------------------------------------------------------------------------- many files
 def colorize_files(targets, reference, output, *, weights=None, config=None, strength: float = 1.0,
-                   overwrite: bool = False, progress: bool = True,
-                   budget: WorkBudget | None = None) -> list[pathlib.Path]:
+                   overwrite: bool = False, progress: bool = True, budget: WorkBudget | None = None,
+                   adapt: int = 0, seed: int = 0) -> list[pathlib.Path]:
     """Colours image files and writes the results (what ``colorlab colorize`` runs).
 
     Args:
@@ -558,7 +609,8 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         reference: the reference (path, PIL image or array).
         output: for one target, the output file (or an existing folder, which then gets ``<stem>.png``);
             for several targets, a folder (created if missing) that gets one ``<target stem>.png`` each.
-        weights, config, strength, budget: as for :func:`colorize`.
+        weights, config, strength, budget, adapt, seed: as for :func:`colorize` (the model adapts once to the
+            reference, for all targets, unless the work budget gives a target another reference size).
         overwrite: replace existing output files (never an input); without it, nothing is computed if any output
             exists already.
         progress: show a progress bar (tqdm) when there are several targets.
@@ -583,7 +635,7 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
     targets = [pathlib.Path(t) for t in targets]
     if not targets:
         raise ConfigError("colorize: no target images given")
-    _check_options(strength, None, budget)
+    _check_options(strength, None, budget, adapt, seed)
     budget = budget or WorkBudget()
     output = pathlib.Path(output)
     if len(targets) == 1 and not output.is_dir():
@@ -611,7 +663,7 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
     for target, shape in zip(targets, shapes):
         budget.plan(shape, reference_rgb.shape[:2], model_config, target=f"target {_describe(target)}",
                     reference=reference_name)
-    colorizer = Colorizer(weights, config, strength=strength, budget=budget)   # once, after every check
+    colorizer = Colorizer(weights, config, strength=strength, budget=budget, adapt=adapt, seed=seed)   # once, last
     if len(targets) > 1:
         output.mkdir(parents=True, exist_ok=True)
 
@@ -626,5 +678,6 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         names = {"target": f"target {_describe(target)}", "reference": reference_name}
         plan = colorizer.plan(l_full.shape, reference_rgb.shape[:2], **names)
         plan.warn_if_reduced(**names)   # a colour target is fine on the command line: no ColorTargetWarning
-        written.append(save_image(_colour(colorizer, l_full, reference_rgb, plan), out, overwrite=overwrite))
+        written.append(save_image(_colour(colorizer, l_full, reference_rgb, plan, progress), out,
+                                  overwrite=overwrite))
     return written

@@ -131,3 +131,68 @@ def test_adapting_lowers_the_loss_on_the_references_own_crops(model, reference):
     adapter = ReferenceAdapter(model, steps=25, batch_size=4, learning_rate=3e-3)
     assert loss_of(adapter.adapt(reference)) < 0.9 * loss_of(model)
 
+
+
+# --------------------------------------------------------------------------------------- colorize(adapt=N)
+@pytest.fixture(scope="module")
+def photos():
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 1, 48, dtype=np.float32)
+    target = np.stack([np.outer(np.linspace(0.2, 0.9, 32), x)] * 3, axis=-1)              # a gray ramp (32, 48, 3)
+    reference = np.clip(rng.uniform(0, 1, (40, 40, 3)) * [1.0, 0.3, 0.2], 0, 1).astype(np.float32)   # reds
+    return target.astype(np.float32), reference
+
+
+def test_colorize_adapts_a_copy_deterministically_and_adapt_0_is_unchanged(model, photos):
+    from colorlab.inference import colorize
+
+    target, reference = photos
+    before = _values(model.variables)
+    plain = np.asarray(colorize(target, reference, weights=model))
+    assert np.array_equal(np.asarray(colorize(target, reference, weights=model, adapt=0)), plain)
+    adapted = np.asarray(colorize(target, reference, weights=model, adapt=3, seed=1))
+    assert adapted.shape == plain.shape and not np.array_equal(adapted, plain)
+    again = np.asarray(colorize(target, reference, weights=model, adapt=3, seed=1))
+    assert np.abs(again.astype(int) - adapted.astype(int)).max() <= 1     # same pairs, same steps (8-bit rounding)
+    for value, old in zip(_values(model.variables), before):
+        np.testing.assert_array_equal(value, old)                          # the given model never moves
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="adapt must be an integer >= 0"):
+            colorize(target, reference, weights=model, adapt=bad)
+
+
+def test_colorizer_adapts_once_per_reference(model, photos, monkeypatch):
+    from colorlab.adapt import ReferenceAdapter as Adapter
+    from colorlab.inference import Colorizer
+
+    calls = []
+    real = Adapter.adapt
+    monkeypatch.setattr(Adapter, "adapt", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    colorizer = Colorizer(model, adapt=2)
+    reference_lab = colorizer.prepare_reference(photos[1])
+    adapted = colorizer.use_reference(reference_lab)
+    assert adapted is colorizer.model and adapted is not colorizer.trained is model
+    assert colorizer.use_reference(reference_lab.copy()) is adapted and len(calls) == 1    # same content: reused
+    colorizer.use_reference(colorizer.prepare_reference(photos[1][::-1]))
+    assert len(calls) == 2
+    assert Colorizer(model).use_reference(reference_lab) is model                          # adapt=0: the model
+
+
+def test_the_command_line_adapts_with_a_flag(model, photos, tmp_path, capsys):
+    from PIL import Image
+
+    from colorlab.cli import main
+    from colorlab.models import save_generator
+
+    weights, _ = save_generator(model, tmp_path / "tiny.weights.h5")
+    target, reference = tmp_path / "gray.png", tmp_path / "reference.png"
+    Image.fromarray((photos[0] * 255).astype(np.uint8)).save(target)
+    Image.fromarray((photos[1] * 255).astype(np.uint8)).save(reference)
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(target), "-r", str(reference), "-o", str(out), "-w", str(weights),
+                 "--adapt", "2"]) == 0
+    assert Image.open(out).size == (48, 32)
+    assert main(["colorize", str(target), "-r", str(reference), "-o", str(tmp_path / "x.png"), "-w",
+                 str(weights), "--adapt", "-3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "colorlab: error: colorize: adapt must be an integer >= 0, got -3"

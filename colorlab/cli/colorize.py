@@ -14,6 +14,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
     add_model_arguments(parser)
+    parser.add_argument("--adapt", type=int, default=0, metavar="N",
+                        help="first fine-tune a copy of the model for N steps on pairs cut from the reference alone "
+                             "(reference-adaptive colorization, colorlab.adapt; the weights file is never changed); "
+                             "0 = off (default)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
@@ -23,5 +27,5 @@ def run(args) -> int:
 
     with one_line_warnings():
         colorize_files(args.targets, args.reference, args.output, weights=args.weights, strength=args.strength,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, adapt=args.adapt)
     return 0
