@@ -31,8 +31,8 @@ How the two images enter (the paper's design, which we keep, and why):
   input channel (``Gray2ColorConfig.color_input``: ``"lab"`` ours, ``"ab"`` the official code's).
 
 Downsampling: the official code subsamples a block's output (keeps every second pixel) before the next block;
-*ours* uses a stride-2 first convolution in blocks 2-4 instead, the standard learnable equivalent at the same
-cost, which looks at every pixel before discarding three of four positions. ``downsample="subsample"`` gives the
+*ours* uses a stride-2 first convolution in blocks 2-4 instead: the same cost, and it looks at every pixel before
+discarding three of four positions, but it has other taps, a 1-pixel shift and another receptive field. ``downsample="subsample"`` gives the
 official code's (``Gray2ColorConfig.downsample``).
 
 Initialisation: every layer here takes ``kernel_initializer`` (None = Keras' Glorot default);
