@@ -15,9 +15,9 @@ quiet.install()
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("adapt", "baselines", "cie", "color", "course", "data", "distribute", "events", "exercises", "files",
-               "inference", "io", "locks", "losses", "metrics", "models", "packed", "places365", "quiet", "step",
-               "train", "video")
+_SUBMODULES = ("adapt", "baselines", "bundle", "cie", "color", "course", "data", "distribute", "events", "exercises",
+               "files", "inference", "io", "locks", "losses", "metrics", "models", "packed", "places365", "quiet",
+               "step", "train", "video")
 
 __all__ = ["ColorlabError", "ConfigError", "DatasetError", "ImageLoadError", "OutputExistsError", "__version__",
            "colorize", "colorize_video", *_SUBMODULES]

@@ -29,6 +29,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps
 
+from colorlab.bundle import DATA_DIR
 from colorlab.errors import ConfigError, ImageLoadError, OutputExistsError
 from colorlab.files import write_atomic
 
@@ -50,7 +51,7 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 
 _SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
-_SAMPLES_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "samples"
+_SAMPLES_DIR = DATA_DIR / "samples"
 
 ImageSource = Union[str, os.PathLike, BinaryIO, Image.Image, np.ndarray]
 
@@ -476,10 +477,10 @@ def _to_pil(image, name: str) -> Image.Image:
 
 # ----------------------------------------------------------------------------------------------------- samples
 def sample_paths() -> list[pathlib.Path]:
-    """The bundled sample photos: sorted paths of ``data/samples/*.jpg|*.jpeg|*.png`` in the repository.
+    """The bundled sample photos: sorted paths of ``samples/*.jpg|*.jpeg|*.png`` in :data:`colorlab.bundle.DATA_DIR`.
 
-    The folder is found relative to the package (``<repo>/data/samples``), so this works in a source checkout or
-    an editable install (``pip install -e .``); a plain wheel install has no ``data/`` and gets ``[]``.
+    That is ``<repo>/data/samples`` in a source checkout or an editable install, and the copy the wheel carries
+    (``colorlab/bundled/samples``) in an installed package.
 
     Returns:
         list of absolute ``pathlib.Path``, sorted by file name; ``[]`` when there are none.

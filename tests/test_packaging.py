@@ -1,5 +1,6 @@
 """Packaging invariants: one source of truth for dependencies, a light import, a CI script that runs the README."""
 
+import os
 import re
 import subprocess
 import sys
@@ -128,3 +129,49 @@ def test_every_notebook_has_a_quick_mode_parameters_cell():
         tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name}: expected one cell tagged 'parameters'"
         assert "COLORLAB_QUICK" in "".join(tagged[0]["source"]), f"{path.name}: parameters cell ignores COLORLAB_QUICK"
+
+
+def test_the_packages_list_names_every_package_of_the_tree():
+    """pyproject lists packages by hand (to map data/ into the wheel): a new subpackage must be added there."""
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "colorlab").rglob("__init__.py")}
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
+    bundled = {f"colorlab.bundled.{p.name}" for p in (ROOT / "data").iterdir() if p.is_dir()}
+    assert bundled <= listed, f"add {sorted(bundled - listed)} to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_a_wheel_carries_the_data_and_colours_a_photo_outside_the_checkout(tmp_path):
+    """Builds a wheel from a copy of the sources, installs it (without dependencies: this environment has them)
+    into a folder outside the checkout, and from there finds the samples and the demo weights and colours a photo
+    through the command line."""
+    import shutil
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("colorlab", "data"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    dist, site, work = tmp_path / "dist", tmp_path / "site", tmp_path / "work"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(dist), str(source)], check=True, timeout=900)
+    (wheel,) = dist.glob("colorlab-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", str(site), str(wheel)], check=True,
+                   timeout=300)
+    shutil.rmtree(source)
+    work.mkdir()
+    script = (
+        "import pathlib, sys\n"
+        "import colorlab\n"
+        "from colorlab.io import sample_paths\n"
+        "from colorlab.models import DEMO_WEIGHTS\n"
+        "samples = {p.stem: p for p in sample_paths()}\n"
+        "print(pathlib.Path(colorlab.__file__).parent.parent, len(samples), DEMO_WEIGHTS.is_file())\n"
+        "from colorlab.cli import main\n"
+        "sys.exit(main(['colorize', str(samples['lake_1']), '-r', str(samples['lake_2']), '-o', 'out.png']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=work, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == [str(site), "30", "True"]
+    assert (work / "out.png").stat().st_size > 10_000

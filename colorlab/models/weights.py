@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 
+from colorlab.bundle import DATA_DIR
 from colorlab.errors import ColorlabError, ConfigError
 from colorlab.files import write_atomic, write_json
 from colorlab.models.config import Gray2ColorConfig, get_config
@@ -22,7 +23,7 @@ __all__ = ["DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "
            "generator_config", "clear_generator_cache"]
 
 #: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
-DEMO_WEIGHTS = pathlib.Path(__file__).resolve().parents[2] / "data" / "weights" / "demo.weights.h5"
+DEMO_WEIGHTS = DATA_DIR / "weights" / "demo.weights.h5"
 #: The end of every weights file name (Keras refuses others).
 WEIGHTS_SUFFIX = ".weights.h5"
 
