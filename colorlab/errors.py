@@ -39,3 +39,7 @@ class BusyError(ColorlabError):
 class BudgetError(ColorlabError, ValueError):
     """An image, reference or video frame whose work exceeds the work budget (:class:`colorlab.inference.WorkBudget`:
     pixels, aspect ratio, matching cost); the message names the input, its shape and the limit."""
+
+
+class ExerciseError(ColorlabError, AssertionError):
+    """A notebook exercise's answer is wrong: the message names the case that fails (:mod:`colorlab.exercises`)."""

@@ -9,6 +9,9 @@ import importlib
 import numpy as np
 import pytest
 
+from colorlab.errors import ExerciseError
+from colorlab.exercises import FIX_HINT
+
 # A chapter with exercises adds "colorlab.exercises.chNN" here.
 CHAPTERS = [
     "colorlab.exercises.ch01",
@@ -58,14 +61,14 @@ def test_reference_solution_passes_and_is_returned(module_name, name, capsys):
 
 
 @pytest.mark.parametrize("module_name, name", EXERCISES)
-def test_wrong_answer_is_rejected_with_the_reference_returned(module_name, name, capsys):
+def test_wrong_answer_stops_the_notebook_naming_the_case(module_name, name, capsys):
     check, exercise = _chapter(module_name, name)
     wrong = _off_by_one(exercise.solution)
-    returned = check(name, wrong)
-    assert returned is exercise.solution
-    out = capsys.readouterr().out.strip()
-    assert out.startswith(f"✗ {name}: case 0 is off by up to 1"), out
-    assert "using the reference solution" in out
+    with pytest.raises(ExerciseError) as raised:
+        check(name, wrong)
+    assert str(raised.value).startswith(f"✗ {name}: case 0 is off by up to 1"), raised.value
+    assert str(raised.value).endswith(FIX_HINT)
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("module_name, name", EXERCISES)
@@ -77,16 +80,18 @@ def test_unwritten_answer_falls_back_to_the_reference(module_name, name, capsys)
 
 
 @pytest.mark.parametrize("module_name, name", EXERCISES)
-def test_wrong_shape_and_crash_are_reported(module_name, name, capsys):
+def test_wrong_shape_and_crash_are_reported(module_name, name):
     check, exercise = _chapter(module_name, name)
-    assert check(name, lambda *args: np.zeros((7, 1, 3))) is exercise.solution
-    assert "has shape (7, 1, 3)" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"case 0 has shape \(7, 1, 3\)"):
+        check(name, lambda *args: np.zeros((7, 1, 3)))
 
     def crashes(*args):
         raise ValueError("boom")
 
-    assert check(name, crashes) is exercise.solution
-    assert capsys.readouterr().out.strip() == f"✗ {name}: raised ValueError: boom"
+    with pytest.raises(ExerciseError) as raised:
+        check(name, crashes)
+    assert str(raised.value) == f"✗ {name}: case 0 raised ValueError: boom — {FIX_HINT}"
+    assert isinstance(raised.value.__cause__, ValueError)      # the student's traceback is kept
 
 
 @pytest.mark.parametrize("module_name", CHAPTERS)

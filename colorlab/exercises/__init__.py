@@ -6,15 +6,23 @@ list of test cases. In a notebook the student writes a function and calls :func:
     from colorlab.exercises import ch01
     chroma = ch01.check("chroma", my_chroma)
 
-``check`` prints one line — ``✓ chroma: correct`` or what is wrong — and returns the function the rest of
-the notebook should use: the student's when it is correct, the reference solution otherwise, so the
-notebook always runs to the end. A student function that returns ``None`` counts as "not written yet".
+``check`` returns the function the rest of the notebook should use:
+
+* a correct answer: prints ``✓ chroma: correct`` and returns the student's function;
+* not written yet (the function returns ``None``, as the stubs do): prints one line and returns the reference
+  solution, so a notebook of stubs runs to the end;
+* a wrong answer, a wrong shape or an exception: raises :class:`~colorlab.errors.ExerciseError` naming the case
+  (chained to the student's own exception, whose traceback shows where), so "Run All" stops at the exercise
+  instead of going on, unnoticed, with the reference solution. Fix the function, or make it return ``None`` to
+  go on without it.
 """
 
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+
+from colorlab.errors import ExerciseError
 
 
 @dataclass(frozen=True)
@@ -35,25 +43,32 @@ class Exercise:
     atol: float = 1e-4
 
 
-def run_check(exercise: Exercise, candidate: Callable) -> tuple[bool, str]:
-    """Compares ``candidate`` with the reference on every case; returns (passed, one-line message)."""
+#: The end of every wrong-answer message: what to do next.
+FIX_HINT = "fix the function and run the cell again (or make it return None to go on with the reference solution)"
+
+
+def run_check(exercise: Exercise, candidate: Callable) -> tuple[str, str, BaseException | None]:
+    """Compares ``candidate`` with the reference on every case.
+
+    Returns:
+        ``(status, one-line message, the student's exception or None)``; ``status`` is ``"correct"``,
+        ``"unwritten"`` (it returned ``None``) or ``"wrong"``.
+    """
     for index, args in enumerate(exercise.cases):
         expected = np.asarray(exercise.solution(*args))
         try:
             got = candidate(*args)
-        except Exception as error:  # the student's code: any failure is feedback, not a crash
-            return False, f"✗ {exercise.name}: raised {type(error).__name__}: {error}"
+        except Exception as error:  # the student's code: any failure is feedback, not a crash of the checker
+            return "wrong", f"✗ {exercise.name}: case {index} raised {type(error).__name__}: {error}", error
         if got is None:
-            return False, f"… {exercise.name}: not written yet — using the reference solution"
+            return "unwritten", f"… {exercise.name}: not written yet — using the reference solution", None
         got = np.asarray(got)
         if got.shape != expected.shape:
-            return False, (f"✗ {exercise.name}: case {index} has shape {got.shape}, "
-                           f"expected {expected.shape} — using the reference solution")
+            return "wrong", f"✗ {exercise.name}: case {index} has shape {got.shape}, expected {expected.shape}", None
         if not np.allclose(got, expected, rtol=exercise.rtol, atol=exercise.atol, equal_nan=True):
             worst = float(np.max(np.abs(got.astype(np.float64) - expected)))
-            return False, (f"✗ {exercise.name}: case {index} is off by up to {worst:.3g} "
-                           "— using the reference solution")
-    return True, f"✓ {exercise.name}: correct"
+            return "wrong", f"✗ {exercise.name}: case {index} is off by up to {worst:.3g}", None
+    return "correct", f"✓ {exercise.name}: correct", None
 
 
 def make_checker(exercises: Sequence[Exercise]) -> Callable:
@@ -64,9 +79,11 @@ def make_checker(exercises: Sequence[Exercise]) -> Callable:
         if name not in by_name:
             raise KeyError(f"unknown exercise {name!r}; this chapter has {sorted(by_name)}")
         exercise = by_name[name]
-        passed, message = run_check(exercise, candidate)
+        status, message, error = run_check(exercise, candidate)
+        if status == "wrong":
+            raise ExerciseError(f"{message} — {FIX_HINT}") from error
         print(message)
-        return candidate if passed else exercise.solution
+        return candidate if status == "correct" else exercise.solution
 
     check.exercises = by_name
     return check
