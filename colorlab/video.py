@@ -473,10 +473,14 @@ class FrameColorizer:
             shape per video.
         budget: the :class:`~colorlab.inference.WorkBudget` each frame size is planned with (default
             ``WorkBudget()``).
+        adapt, seed: reference-adaptive colorization (:meth:`colorlab.inference.Colorizer.use_reference`): the
+            model adapts once to the reference, before the first frame. A scene cut re-anchors to the same
+            reference, so it does not adapt again (the adaptation depends on the reference and the seed only).
     """
 
     def __init__(self, model, reference, *, strength: float = 1.0, working_size: int | None = None,
-                 propagation: TemporalPropagation | None = None, batch_size: int = 8, budget=None):
+                 propagation: TemporalPropagation | None = None, batch_size: int = 8, budget=None,
+                 adapt: int = 0, seed: int = 0):
         from colorlab.inference import Colorizer
         from colorlab.io import load_image
 
@@ -484,8 +488,9 @@ class FrameColorizer:
         if working_size is not None:
             _check_int("working_size", working_size, 8)
         _check_int("batch_size", batch_size, 1)
-        self.colorizer = Colorizer(model, strength=strength, working_size=working_size, budget=budget)
-        self.model = self.colorizer.model
+        self.colorizer = Colorizer(model, strength=strength, working_size=working_size, budget=budget,
+                                   adapt=adapt, seed=seed)
+        self.model = self.colorizer.trained          # the weights as loaded (what a job's fingerprint records)
         self.working_size = self.colorizer.working_size
         self.batch_size = int(batch_size)
         self.propagation = propagation if propagation is not None else TemporalPropagation()
@@ -524,6 +529,7 @@ class FrameColorizer:
         if plan.reference not in self._prepared:
             self._prepared[plan.reference] = colorizer.prepare_reference(self._reference_rgb, plan.reference)
         reference = self._prepared[plan.reference]
+        colorizer.use_reference(reference)          # adapts a copy the first time, when adapt > 0
 
         def lightness(frame):
             l_full = frame_lightness(frame)
@@ -585,13 +591,14 @@ def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
 def colorize_frames(frames, reference, *, weights=None, config=None, strength: float = 1.0,
                     working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                     cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, progress: bool = False,
-                    return_stats: bool = False, budget=None):
+                    return_stats: bool = False, budget=None, adapt: int = 0, seed: int = 0):
     """Colours a clip held in memory (what :func:`colorize_video` does to a file, without the file).
 
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``, consecutive frames of one clip.
         reference: the colour reference (path, PIL image or array).
-        weights, config, strength, working_size, budget: as for :func:`colorlab.colorize`.
+        weights, config, strength, working_size, budget, adapt, seed: as for :func:`colorlab.colorize` (the model
+            adapts once to the reference).
         temporal_weight: ``w`` of :class:`TemporalPropagation`; 0 gives per-frame colorization.
         cut_threshold: scene-cut threshold of :class:`TemporalPropagation`.
         batch_size: frames per model call.
@@ -609,7 +616,8 @@ def colorize_frames(frames, reference, *, weights=None, config=None, strength: f
     _check_int("batch_size", batch_size, 1)
     colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
                                working_size=working_size, batch_size=batch_size, budget=budget,
-                               propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold))
+                               propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold),
+                               adapt=adapt, seed=seed)
     colorizer.plan(frames.shape[1:3]).warn_if_reduced(f"video frames of {frames.shape[2]}×{frames.shape[1]}",
                                                       f"reference {_describe(reference)}")
     starts = range(0, len(frames), batch_size)
@@ -922,14 +930,15 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
                    working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                    cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, crf: int = DEFAULT_CRF,
                    overwrite: bool = False, restart: bool = False, progress: bool = True,
-                   segment_frames: int = SEGMENT_FRAMES, budget=None) -> VideoResult:
+                   segment_frames: int = SEGMENT_FRAMES, budget=None, adapt: int = 0) -> VideoResult:
     """Colours a video file from one colour reference and writes the coloured video (audio kept).
 
     Args:
         input: the video to colour (any file FFmpeg reads; colour videos are fine: only their L* is used).
         reference: the colour exemplar (path, PIL image or array).
         output: the coloured video, ``.mp4``, ``.mov`` or ``.mkv`` (H.264).
-        weights, config, strength, working_size: as for :func:`colorlab.colorize`.
+        weights, config, strength, working_size, adapt: as for :func:`colorlab.colorize` (the model adapts once
+            to the reference; a resumed job adapts again, identically, as the seed is fixed).
         temporal_weight: ``w`` of :class:`TemporalPropagation` in [0, 1); 0 colours every frame on its own.
         cut_threshold: mean confidence below which a frame starts a new shot (re-anchored to the reference).
         batch_size: frames per model call.
@@ -965,6 +974,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     input_path, output = pathlib.Path(input), pathlib.Path(output)
     _check_int("batch_size", batch_size, 1)
     _check_int("segment_frames", segment_frames, 1)
+    _check_int("adapt", adapt, 0)
     _check_number("strength", strength, 0.0, math.inf)
     if working_size is not None:
         _check_int("working_size", working_size, 8)
@@ -990,8 +1000,8 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         job = _Job(partial, restart)
         colorizer = FrameColorizer(load_generator(weights, config), reference_rgb, strength=strength,
                                    working_size=working_size, batch_size=batch_size, propagation=propagation,
-                                   budget=budget)
-        options = {"strength": float(strength), "working_size": colorizer.working_size,
+                                   budget=budget, adapt=adapt)
+        options = {"strength": float(strength), "working_size": colorizer.working_size, "adapt": int(adapt),
                    "temporal_weight": float(temporal_weight), "cut_threshold": float(cut_threshold),
                    "crf": int(crf), "segment_frames": int(segment_frames)}
         job.start(_fingerprint(input_path, colorizer, options))

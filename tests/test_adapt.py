@@ -196,3 +196,17 @@ def test_the_command_line_adapts_with_a_flag(model, photos, tmp_path, capsys):
                  str(weights), "--adapt", "-3"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
         "colorlab: error: colorize: adapt must be an integer >= 0, got -3"
+
+
+def test_a_clip_adapts_once_for_all_its_frames(model, photos, monkeypatch):
+    from colorlab.adapt import ReferenceAdapter as Adapter
+    from colorlab.video import colorize_frames
+
+    calls = []
+    real = Adapter.adapt
+    monkeypatch.setattr(Adapter, "adapt", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    frames = np.repeat((photos[0][None] * 255).astype(np.uint8), 5, axis=0)      # 5 frames, batches of 2
+    plain = colorize_frames(frames, photos[1], weights=model, batch_size=2)
+    assert calls == []
+    adapted = colorize_frames(frames, photos[1], weights=model, batch_size=2, adapt=2)
+    assert len(calls) == 1 and adapted.shape == plain.shape and not np.array_equal(adapted, plain)
