@@ -1,4 +1,4 @@
-"""Exercise checkers: every reference solution passes its own checker, wrong answers and ``None`` are rejected.
+"""Exercise checkers: every reference solution passes its own checker, wrong answers are rejected, stubs fall back.
 
 The generic tests run over every chapter module in ``CHAPTERS``; a new chapter adds its module name there.
 Chapter-specific tests (reference solutions against hand-computed or scikit-image values) follow below.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from colorlab.errors import ExerciseError
-from colorlab.exercises import FIX_HINT
+from colorlab.exercises import FIX_HINT, GRADE_LOG
 
 # A chapter with exercises adds "colorlab.exercises.chNN" here.
 CHAPTERS = [
@@ -71,12 +71,37 @@ def test_wrong_answer_stops_the_notebook_naming_the_case(module_name, name, caps
     assert capsys.readouterr().out == ""
 
 
+def _stub(*args):
+    """What a student notebook's exercise holds until it is written (``colorlab course release``)."""
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("unwritten", [_stub, lambda *args: None], ids=["NotImplementedError", "None"])
 @pytest.mark.parametrize("module_name, name", EXERCISES)
-def test_unwritten_answer_falls_back_to_the_reference(module_name, name, capsys):
+def test_unwritten_answer_falls_back_to_the_reference(module_name, name, unwritten, capsys):
     check, exercise = _chapter(module_name, name)
-    returned = check(name, lambda *args: None)
+    returned = check(name, unwritten)
     assert returned is exercise.solution
-    assert capsys.readouterr().out.strip() == f"… {name}: not written yet — using the reference solution"
+    assert capsys.readouterr().out.strip() == (
+        f"✗ {name}: not written yet — the notebook goes on with the reference solution")
+
+
+@pytest.mark.parametrize("module_name, name", EXERCISES[:3])
+def test_while_grading_every_check_is_logged_and_a_wrong_answer_falls_back(module_name, name, tmp_path,
+                                                                          monkeypatch, capsys):
+    import json
+
+    log = tmp_path / "grades.jsonl"
+    monkeypatch.setenv(GRADE_LOG, str(log))
+    check, exercise = _chapter(module_name, name)
+    assert check(name, _off_by_one(exercise.solution)) is exercise.solution   # no ExerciseError while grading
+    assert check(name, _stub) is exercise.solution
+    assert check(name, exercise.solution) is exercise.solution
+    assert capsys.readouterr().out.startswith(f"✗ {name}: case 0 is off by up to 1")
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    chapter = module_name.rsplit(".", 1)[-1]
+    assert [(row["chapter"], row["exercise"], row["status"]) for row in rows] == [
+        (chapter, name, "wrong"), (chapter, name, "unwritten"), (chapter, name, "correct")]
 
 
 @pytest.mark.parametrize("module_name, name", EXERCISES)

@@ -9,14 +9,20 @@ list of test cases. In a notebook the student writes a function and calls :func:
 ``check`` returns the function the rest of the notebook should use:
 
 * a correct answer: prints ``✓ chroma: correct`` and returns the student's function;
-* not written yet (the function returns ``None``, as the stubs do): prints one line and returns the reference
-  solution, so a notebook of stubs runs to the end;
-* a wrong answer, a wrong shape or an exception: raises :class:`~colorlab.errors.ExerciseError` naming the case
-  (chained to the student's own exception, whose traceback shows where), so "Run All" stops at the exercise
-  instead of going on, unnoticed, with the reference solution. Fix the function, or make it return ``None`` to
-  go on without it.
+* not written yet (the function raises ``NotImplementedError``, as the stubs of a student notebook do, or returns
+  ``None``): prints one ✗ line and returns the reference solution, so a notebook of stubs runs to the end;
+* a wrong answer, a wrong shape or any other exception: raises :class:`~colorlab.errors.ExerciseError` naming the
+  case (chained to the student's own exception, whose traceback shows where), so "Run All" stops at the exercise
+  instead of going on, unnoticed, with the reference solution. Fix the function, or make it raise
+  ``NotImplementedError`` to go on without it.
+
+While ``colorlab course grade`` executes a notebook (:mod:`colorlab.course.kit`), the environment variable
+:data:`GRADE_LOG` names a file: every check appends one JSON line to it (chapter, exercise, status, message), and a
+wrong answer falls back to the reference solution instead of stopping, so each exercise is graded on its own.
 """
 
+import json
+import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -44,7 +50,11 @@ class Exercise:
 
 
 #: The end of every wrong-answer message: what to do next.
-FIX_HINT = "fix the function and run the cell again (or make it return None to go on with the reference solution)"
+FIX_HINT = ("fix the function and run the cell again (or make it raise NotImplementedError to go on with the "
+            "reference solution)")
+
+#: The environment variable that names the grade log while ``colorlab course grade`` runs a notebook.
+GRADE_LOG = "COLORLAB_GRADE_LOG"
 
 
 def run_check(exercise: Exercise, candidate: Callable) -> tuple[str, str, BaseException | None]:
@@ -52,16 +62,19 @@ def run_check(exercise: Exercise, candidate: Callable) -> tuple[str, str, BaseEx
 
     Returns:
         ``(status, one-line message, the student's exception or None)``; ``status`` is ``"correct"``,
-        ``"unwritten"`` (it returned ``None``) or ``"wrong"``.
+        ``"unwritten"`` (it raised ``NotImplementedError`` or returned ``None``) or ``"wrong"``.
     """
+    unwritten = f"✗ {exercise.name}: not written yet — the notebook goes on with the reference solution"
     for index, args in enumerate(exercise.cases):
         expected = np.asarray(exercise.solution(*args))
         try:
             got = candidate(*args)
+        except NotImplementedError:
+            return "unwritten", unwritten, None
         except Exception as error:  # the student's code: any failure is feedback, not a crash of the checker
             return "wrong", f"✗ {exercise.name}: case {index} raised {type(error).__name__}: {error}", error
         if got is None:
-            return "unwritten", f"… {exercise.name}: not written yet — using the reference solution", None
+            return "unwritten", unwritten, None
         got = np.asarray(got)
         if got.shape != expected.shape:
             return "wrong", f"✗ {exercise.name}: case {index} has shape {got.shape}, expected {expected.shape}", None
@@ -71,8 +84,21 @@ def run_check(exercise: Exercise, candidate: Callable) -> tuple[str, str, BaseEx
     return "correct", f"✓ {exercise.name}: correct", None
 
 
-def make_checker(exercises: Sequence[Exercise]) -> Callable:
-    """Builds a chapter's ``check(name, candidate)`` function from its exercises."""
+def _log_grade(path: str, chapter: str, name: str, status: str, message: str) -> None:
+    """Appends one check's result to the grade log (one JSON object per line)."""
+    line = json.dumps({"chapter": chapter, "exercise": name, "status": status, "message": message},
+                      ensure_ascii=False)
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(line + "\n")
+
+
+def make_checker(exercises: Sequence[Exercise], chapter: str) -> Callable:
+    """Builds a chapter's ``check(name, candidate)`` function from its exercises.
+
+    Args:
+        exercises: the chapter's exercises.
+        chapter: the chapter's name in notebooks and grade reports, e.g. ``"ch04"``.
+    """
     by_name = {exercise.name: exercise for exercise in exercises}
 
     def check(name: str, candidate: Callable) -> Callable:
@@ -80,7 +106,10 @@ def make_checker(exercises: Sequence[Exercise]) -> Callable:
             raise KeyError(f"unknown exercise {name!r}; this chapter has {sorted(by_name)}")
         exercise = by_name[name]
         status, message, error = run_check(exercise, candidate)
-        if status == "wrong":
+        grade_log = os.environ.get(GRADE_LOG)
+        if grade_log:
+            _log_grade(grade_log, chapter, name, status, message)
+        elif status == "wrong":
             raise ExerciseError(f"{message} — {FIX_HINT}") from error
         print(message)
         return candidate if status == "correct" else exercise.solution

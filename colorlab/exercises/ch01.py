@@ -105,4 +105,4 @@ def _cases():
 
 
 EXERCISES = _cases()
-check = make_checker(EXERCISES)
+check = make_checker(EXERCISES, "ch01")

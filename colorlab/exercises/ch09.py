@@ -74,4 +74,4 @@ def _cases():
 
 
 EXERCISES = _cases()
-check = make_checker(EXERCISES)
+check = make_checker(EXERCISES, "ch09")
