@@ -9,7 +9,7 @@ checkout or an editable install.
 
 import pathlib
 
-__all__ = ["DATA_DIR", "data_dir"]
+__all__ = ["DATA_DIR", "data_dir", "course_notebooks"]
 
 _PACKAGE = pathlib.Path(__file__).resolve().parent
 
@@ -21,6 +21,15 @@ def data_dir() -> pathlib.Path:
     if (bundled / "weights").is_dir():
         return bundled
     return _PACKAGE.parent / "data"
+
+
+def course_notebooks() -> pathlib.Path | None:
+    """The course's notebooks: a checkout's top-level ``notebooks/`` folder; ``None`` for a wheel (which does not
+    carry them)."""
+    folder = _PACKAGE.parent / "notebooks"
+    if (_PACKAGE / "bundled" / "weights").is_dir() or not folder.is_dir():
+        return None
+    return folder
 
 
 #: The bundled data folder (:func:`data_dir`, resolved once at import).

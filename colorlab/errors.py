@@ -43,3 +43,7 @@ class BudgetError(ColorlabError, ValueError):
 
 class ExerciseError(ColorlabError, AssertionError):
     """A notebook exercise's answer is wrong: the message names the case that fails (:mod:`colorlab.exercises`)."""
+
+
+class CourseError(ColorlabError):
+    """A notebook the instructor kit cannot use (unreadable, unbalanced solution markers) or cannot find."""

@@ -14,14 +14,14 @@ import os
 import sys
 
 from colorlab import __version__
-from colorlab.cli import colorize, convert_official, info, pack, places365_subset, train, video
+from colorlab.cli import colorize, convert_official, course, info, pack, places365_subset, train, video
 from colorlab.cli import eval as eval_command   # the module is named after its command; `eval` would hide the builtin
 from colorlab.errors import ColorlabError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The commands, in the order ``colorlab --help`` lists them.
-COMMANDS = (info, places365_subset, colorize, train, pack, eval_command, video, convert_official)
+COMMANDS = (info, places365_subset, colorize, train, pack, eval_command, video, convert_official, course)
 
 
 class _OneLineParser(argparse.ArgumentParser):
