@@ -68,8 +68,9 @@ __all__ = ["DatasetError", "Places365Folder", "SPLITS", "MODES", "DEFAULT_CACHE_
            "augment_reference", "check_side", "resize_and_crop", "prepare_example", "PairDataset",
            "places365_tfds"]
 
-#: Split names :meth:`Places365Folder.split` accepts ("validation" is an alias of "val", TFDS's name).
-SPLITS = ("train", "val")
+#: Split names :meth:`Places365Folder.split` accepts ("validation" is an alias of "val", TFDS's name). "test" is
+#: the offline corpus's labelled test split (Places365's own test labels are not public).
+SPLITS = ("train", "val", "test")
 #: Pair modes, see the module docstring.
 MODES = ("other", "same")
 #: Default size of a dataset's cache of epoch-independent Lab images, in bytes (4 GiB: the whole offline corpus at
@@ -77,14 +78,16 @@ MODES = ("other", "same")
 DEFAULT_CACHE_BYTES = 4 * 2 ** 30
 
 _CATEGORIES_FILE = "categories_places365.txt"
-_LISTS = {"train": ("places365_train_standard.txt", "data_256"), "val": ("places365_val.txt", "val_256")}
+_LISTS = {"train": ("places365_train_standard.txt", "data_256"), "val": ("places365_val.txt", "val_256"),
+          "test": ("places365_test.txt", "test_256")}
 
 
 
 # ------------------------------------------------------------------------------------------------- the folder
 
 def split_name(split: str) -> str:
-    """The canonical name of a split: ``"train"`` or ``"val"`` (``"validation"``, TFDS's name, gives ``"val"``).
+    """The canonical name of a split: ``"train"``, ``"val"`` or ``"test"`` (``"validation"``, TFDS's name, gives
+    ``"val"``).
 
     Raises:
         ConfigError: any other name.
@@ -127,6 +130,11 @@ class Places365Folder:
         ROOT/places365_val.txt              "Places365_val_00000001.jpg 0" val list (files in val_256/)
         ROOT/data_256/a/airfield/00000001.jpg
         ROOT/val_256/Places365_val_00000001.jpg
+        ROOT/places365_test.txt             "Places365_test_00000001.jpg 0" test list, labelled (files in test_256/)
+        ROOT/test_256/Places365_test_00000001.jpg
+
+    The offline corpus (``scripts/build_corpus.py``) has all three splits: train to learn, val (dev) to tune, test
+    to report once. Places365's own download has a test list without labels, which :meth:`split` refuses.
 
     Attributes:
         root: the folder (``pathlib.Path``).
@@ -168,7 +176,7 @@ class Places365Folder:
         """The images of one split.
 
         Args:
-            split: ``"train"`` or ``"val"`` (``"validation"`` is accepted too).
+            split: ``"train"``, ``"val"`` (``"validation"`` is accepted too) or ``"test"``.
 
         Returns:
             A list of ``(path, label)``: ``path`` a ``pathlib.Path`` to the JPEG, ``label`` an int in
@@ -183,8 +191,15 @@ class Places365Folder:
         if split not in self._splits:
             list_name, folder = _LISTS[split]
             path = self.root / list_name
+            try:
+                rows = _read_pairs(path)
+            except DatasetError as error:
+                if split != "test":
+                    raise
+                raise DatasetError(f"{error} (the test split needs a labelled list, as the offline corpus has; "
+                                   "Places365's own test labels are not public)") from None
             items = []
-            for number, name, label in _read_pairs(path):
+            for number, name, label in rows:
                 if not 0 <= label < len(self.categories):
                     raise DatasetError(f"{path}, line {number}: label {label} is out of range "
                                        f"[0, {len(self.categories)}) of {_CATEGORIES_FILE}")

@@ -9,8 +9,10 @@ the way Places365 ships its small images, so the Places365 code path is the one 
     OUT/categories_places365.txt        "/a/animal 0"                 (one line per category)
     OUT/places365_train_standard.txt    "/a/animal/00000001.jpg 0"    (train list)
     OUT/places365_val.txt               "Places365_val_00000001.jpg 0" (dev list)
+    OUT/places365_test.txt              "Places365_test_00000001.jpg 0" (test list, labelled)
     OUT/data_256/a/animal/00000001.jpg  train images, 256x256 RGB JPEG
     OUT/val_256/Places365_val_00000001.jpg  dev images, 256x256 RGB JPEG
+    OUT/test_256/Places365_test_00000001.jpg  test images, 256x256 RGB JPEG
     OUT/MANIFEST.tsv                    every image: source package, version, path, licence
     OUT/DROPPED.tsv                     every candidate that was not kept, and why
     OUT/SUMMARY.txt                     the table printed at the end
@@ -59,8 +61,10 @@ Output images: EXIF orientation applied, short side resized to 256 (Lanczos), ce
 JPEG quality 95 with 4:4:4 chroma (ours: colour detail is what a colorizer learns, so no chroma
 subsampling), no metadata. As in Places365, train images are numbered per category and dev
 images sit in one flat val_256/ folder. Categories are coarse content classes WE assign in
-RULES: the corpus has no Places365 labels. The dev split holds out ~10% by a SHA-256 hash of
-"package:path", so adding sources never moves an image between the splits.
+RULES: the corpus has no Places365 labels. ~10% is held out by a SHA-256 hash of "package:path", so
+adding sources never moves an image between the splits; one more bit of the same hash sends each
+held-out photo to dev (val: tune on it) or test (report on it once). The test list carries labels,
+unlike Places365's own, so both evaluation protocols run on it.
 
 Reproducible: same packages (checked by hash) + same Pillow/NumPy -> byte-identical output
 (sorted iteration, fixed encoder settings, no timestamps). Resumable: downloads, unpacked
@@ -641,14 +645,24 @@ def rule_for(source: str, path: str, rules: Sequence[tuple[str, str | None, str]
     return None, "no rule in RULES"
 
 
-def is_val(package: str, path: str, val_percent: int = VAL_PERCENT) -> bool:
-    """True if the image belongs to the dev (val) split: SHA-256 of "package:path" mod 100 < val_percent.
+def is_held_out(package: str, path: str, val_percent: int = VAL_PERCENT) -> bool:
+    """True if the image is held out of training: SHA-256 of "package:path" (first 8 bytes) mod 100 < val_percent.
 
     The decision depends on that one string only, so adding or removing other files never
     moves an image between the splits.
     """
     digest = hashlib.sha256(f"{package}:{path}".encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % 100 < val_percent
+
+
+def split_of(package: str, path: str, val_percent: int = VAL_PERCENT) -> str:
+    """"train", "val" (dev) or "test": held out (is_held_out) images go to test when the lowest
+    bit of the hash's ninth byte is 1, else to val. The train split is the same as with a dev split alone.
+    """
+    if not is_held_out(package, path, val_percent):
+        return "train"
+    digest = hashlib.sha256(f"{package}:{path}".encode("utf-8")).digest()
+    return "test" if digest[8] & 1 else "val"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1056,12 +1070,13 @@ def _tsv(value) -> str:
 
 def write_places365(images: Sequence[CorpusImage], out: Path, categories: Sequence[str] = CATEGORIES,
                     val_percent: int = VAL_PERCENT) -> dict[str, list[str]]:
-    """Writes IMAGES into OUT in Places365's layout; returns {"train": [...], "val": [...]} file names.
+    """Writes IMAGES into OUT in Places365's layout; returns {"train": [...], "val": [...], "test": [...]}.
 
     Train images go to data_256/<letter>/<name>/NNNNNNNN.jpg numbered per category in the given
-    order; dev images (is_val) to val_256/Places365_val_NNNNNNNN.jpg. Also writes
-    categories_places365.txt, places365_train_standard.txt, places365_val.txt and MANIFEST.tsv,
-    and removes .jpg files under data_256/ and val_256/ that are no longer listed.
+    order; dev images (split_of) to val_256/Places365_val_NNNNNNNN.jpg, test images to
+    test_256/Places365_test_NNNNNNNN.jpg. Also writes categories_places365.txt,
+    places365_train_standard.txt, places365_val.txt, places365_test.txt and MANIFEST.tsv, and
+    removes .jpg files under data_256/, val_256/ and test_256/ that are no longer listed.
     """
     out = Path(out)
     label = {name: index for index, name in enumerate(categories)}
@@ -1069,22 +1084,21 @@ def write_places365(images: Sequence[CorpusImage], out: Path, categories: Sequen
         if image.category not in label:
             raise CorpusError(f"{image.source}:{image.path}: unknown category {image.category!r}")
     counters: dict[str, int] = {}
-    val_count = 0
-    train_lines, val_lines, manifest = [], [], ["\t".join(MANIFEST_COLUMNS)]
+    held_out: dict[str, list[str]] = {"val": [], "test": []}
+    train_lines, manifest = [], ["\t".join(MANIFEST_COLUMNS)]
     planned: set[Path] = set()
     for image in images:
-        if is_val(image.package, image.path, val_percent):
-            val_count += 1
-            name = f"Places365_val_{val_count:08d}.jpg"
-            relative = f"val_256/{name}"
-            val_lines.append(f"{name} {label[image.category]}")
-            split = "val"
+        split = split_of(image.package, image.path, val_percent)
+        if split != "train":
+            lines = held_out[split]
+            name = f"Places365_{split}_{len(lines) + 1:08d}.jpg"
+            relative = f"{split}_256/{name}"
+            lines.append(f"{name} {label[image.category]}")
         else:
             counters[image.category] = counters.get(image.category, 0) + 1
             name = f"{image.category}/{counters[image.category]:08d}.jpg"
             relative = f"data_256{name}"
             train_lines.append(f"{name} {label[image.category]}")
-            split = "train"
         target = out / relative
         planned.add(target.resolve())
         write_atomic(target, image.jpeg)
@@ -1093,15 +1107,17 @@ def write_places365(images: Sequence[CorpusImage], out: Path, categories: Sequen
             image.version, image.path, image.licence, image.holders, image.width, image.height,
             image.sha256)))
     train_lines.sort()  # Places365 order: by category, then number
-    for folder in ("data_256", "val_256"):
+    for folder in ("data_256", "val_256", "test_256"):
         for stale in sorted((out / folder).rglob("*.jpg")) if (out / folder).is_dir() else []:
             if stale.resolve() not in planned:
                 stale.unlink()
     write_atomic(out / "categories_places365.txt", "".join(f"{c} {i}\n" for c, i in label.items()))
     write_atomic(out / "places365_train_standard.txt", "".join(f"{line}\n" for line in train_lines))
-    write_atomic(out / "places365_val.txt", "".join(f"{line}\n" for line in val_lines))
+    for split, lines in held_out.items():
+        write_atomic(out / f"places365_{split}.txt", "".join(f"{line}\n" for line in lines))
     write_atomic(out / "MANIFEST.tsv", "".join(f"{line}\n" for line in manifest))
-    return {"train": [line.split()[0] for line in train_lines], "val": [line.split()[0] for line in val_lines]}
+    return {"train": [line.split()[0] for line in train_lines],
+            **{split: [line.split()[0] for line in lines] for split, lines in held_out.items()}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1144,10 +1160,10 @@ def collect(sources: Sequence[Source], cache: Path, max_per_source: int | None =
 
 
 def summary_table(decisions: Sequence[Decision], splits: dict[str, str], sizes: dict[str, int]) -> str:
-    """Per source: candidates, kept (train/val), dropped per reason, MB written."""
+    """Per source: candidates, kept (train/val/test), dropped per reason, MB written."""
     reasons = ["excluded", "unreadable", "zstd-skipped", "transparent", "tiny", "grayscale",
                "few-colours", "flat", "duplicate"]
-    head = ["source", "package", "version", "cand", "kept", "train", "val", *reasons, "MB"]
+    head = ["source", "package", "version", "cand", "kept", "train", "val", "test", *reasons, "MB"]
     rows = []
     for source in dict.fromkeys(d.candidate.source for d in decisions):
         mine = [d for d in decisions if d.candidate.source is source]
@@ -1155,7 +1171,7 @@ def summary_table(decisions: Sequence[Decision], splits: dict[str, str], sizes: 
         keys = [f"{source.name}:{d.candidate.path}" for d in kept]
         dropped = [d.reason.split(":")[0].split(" of ")[0] for d in mine if not d.keep]
         rows.append([source.name, source.package, source.version, len(mine), len(kept),
-                     sum(splits.get(k) == "train" for k in keys), sum(splits.get(k) == "val" for k in keys),
+                     *[sum(splits.get(k) == split for k in keys) for split in ("train", "val", "test")],
                      *[dropped.count(r) for r in reasons],
                      f"{sum(sizes.get(k, 0) for k in keys) / 1e6:.1f}"])
     totals = ["total", "", ""] + [sum(r[i] for r in rows) for i in range(3, len(head) - 1)]
@@ -1182,7 +1198,7 @@ def build(out: Path, cache: Path, sources: Sequence[Source], max_per_source: int
         images.append(CorpusImage(jpeg, d.category, c.source.name,
                                   c.source.package, c.source.version, c.path, c.licence, c.holders,
                                   d.stats.get("width", 0), d.stats.get("height", 0), d.sha256))
-        splits[key] = "val" if is_val(c.source.package, c.path, val_percent) else "train"
+        splits[key] = split_of(c.source.package, c.path, val_percent)
         sizes[key] = len(jpeg)
     write_places365(images, out, categories, val_percent)
     dropped = ["\t".join(("source", "package", "version", "path", "reason", "stats"))]
@@ -1333,7 +1349,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-per-source", type=int, default=None, metavar="N",
                         help="stop each source after N images pass the tests (for quick trials)")
     parser.add_argument("--val-percent", type=int, default=VAL_PERCENT, metavar="P",
-                        help=f"percent held out as the dev split, by hash of package:path (default {VAL_PERCENT})")
+                        help=f"percent held out of training, by hash of package:path, then split about evenly "
+                             f"between dev (val) and test (default {VAL_PERCENT})")
     parser.add_argument("--any-version", action="store_true",
                         help="accept package files whose SHA-256 differs from the pins (not reproducible)")
     parser.add_argument("--samples", type=Path, default=None, metavar="DIR",

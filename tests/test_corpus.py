@@ -262,16 +262,20 @@ def test_near_duplicates_are_dropped_in_order():
 # --------------------------------------------------------------------------------------------
 
 def test_split_is_a_deterministic_hash_of_package_and_path():
-    for i in range(300):  # the rule written out independently: SHA-256 of "package:path", mod 100
+    for i in range(300):  # the rule written out independently: SHA-256 of "package:path", mod 100, then a bit
         key = f"gcompris-qt-data:usr/share/x{i}.webp"
-        expected = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 100 < 10
-        assert bc.is_val("gcompris-qt-data", f"usr/share/x{i}.webp") == expected
+        digest = hashlib.sha256(key.encode()).digest()
+        held_out = int.from_bytes(digest[:8], "big") % 100 < 10
+        assert bc.is_held_out("gcompris-qt-data", f"usr/share/x{i}.webp") == held_out
+        expected = ("test" if digest[8] & 1 else "val") if held_out else "train"
+        assert bc.split_of("gcompris-qt-data", f"usr/share/x{i}.webp") == expected
     paths = [f"photos/{i:05d}.jpg" for i in range(3000)]
-    first = [bc.is_val("pkg", p) for p in paths]
-    assert first == [bc.is_val("pkg", p) for p in reversed(paths)][::-1]  # order plays no part
-    assert 0.08 < np.mean(first) < 0.12
-    assert not any(bc.is_val("pkg", p, 0) for p in paths)
-    assert all(bc.is_val("pkg", p, 100) for p in paths)
+    first = [bc.split_of("pkg", p) for p in paths]
+    assert first == [bc.split_of("pkg", p) for p in reversed(paths)][::-1]  # order plays no part
+    assert 0.08 < np.mean([s != "train" for s in first]) < 0.12
+    assert 0.04 < np.mean([s == "test" for s in first]) < 0.06
+    assert all(bc.split_of("pkg", p, 0) == "train" for p in paths)
+    assert all(bc.split_of("pkg", p, 100) != "train" for p in paths)
 
 
 def _corpus_images(count):
@@ -288,13 +292,15 @@ def test_places365_layout(tmp_path):
     categories = ("/a/animal", "/b/building", "/c/empty")
     images = _corpus_images(12)
     lists = bc.write_places365(images, tmp_path, categories, val_percent=30)
-    val_paths = [im.path for im in images if bc.is_val("pkg", im.path, 30)]
-    assert 0 < len(val_paths) < len(images)  # the chosen paths exercise both splits
+    split = {im.path: bc.split_of("pkg", im.path, 30) for im in images}
+    assert set(split.values()) == {"train", "val", "test"}  # the chosen paths exercise all three splits
 
     assert (tmp_path / "categories_places365.txt").read_text() == "/a/animal 0\n/b/building 1\n/c/empty 2\n"
     train = (tmp_path / "places365_train_standard.txt").read_text().splitlines()
     val = (tmp_path / "places365_val.txt").read_text().splitlines()
-    assert len(train) + len(val) == 12 and len(val) == len(val_paths)
+    test = (tmp_path / "places365_test.txt").read_text().splitlines()
+    assert len(train) + len(val) + len(test) == 12
+    assert (len(val), len(test)) == (list(split.values()).count("val"), list(split.values()).count("test"))
     assert train == sorted(train)
     assert train[0] == "/a/animal/00000001.jpg 0"
     for line in train:
@@ -304,7 +310,12 @@ def test_places365_layout(tmp_path):
         name, label = line.split()
         assert name == f"Places365_val_{index:08d}.jpg" and label in ("0", "1")
         assert (tmp_path / "val_256" / name).is_file()
+    for index, line in enumerate(test, start=1):
+        name, label = line.split()
+        assert name == f"Places365_test_{index:08d}.jpg" and label in ("0", "1")
+        assert (tmp_path / "test_256" / name).is_file()
     assert lists["val"] == [line.split()[0] for line in val]
+    assert lists["test"] == [line.split()[0] for line in test]
 
     manifest = (tmp_path / "MANIFEST.tsv").read_text().splitlines()
     assert manifest[0].split("\t") == list(bc.MANIFEST_COLUMNS)
@@ -312,7 +323,7 @@ def test_places365_layout(tmp_path):
     assert len(rows) == 12 and all(row["licence"] == "CC0" for row in rows)
     for row, image in zip(rows, images):
         assert (tmp_path / row["file"]).read_bytes() == image.jpeg
-        assert row["split"] == ("val" if image.path in val_paths else "train")
+        assert row["split"] == split[image.path]
 
     # Rebuilding with fewer images removes the stale files and rewrites nothing else.
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.jpg"))

@@ -49,12 +49,24 @@ def test_folder_reads_categories_and_splits(tree):
     assert folder.split("validation") == val
 
 
+def test_a_labelled_test_split_is_read_and_an_unlabelled_one_is_refused(tree, tmp_path):
+    root = _copy_tree(tree, tmp_path)
+    with pytest.raises(data.DatasetError, match=r"places365_test\.txt: list file not found .*needs a labelled list"):
+        data.Places365Folder(root).split("test")
+    (root / "test_256").mkdir()
+    (root / "places365_test.txt").write_text("Places365_test_00000001.jpg 2\n")
+    assert data.Places365Folder(root).split("test") == [(root / "test_256" / "Places365_test_00000001.jpg", 2)]
+    (root / "places365_test.txt").write_text("Places365_test_00000001.jpg\n")      # Places365's own: no labels
+    with pytest.raises(data.DatasetError, match=r"line 1: expected 'NAME INDEX'.*Places365's own test labels"):
+        data.Places365Folder(root).split("test")
+
+
 def test_folder_errors_name_the_file_and_line(tree, tmp_path):
     with pytest.raises(data.DatasetError, match="not a folder"):
         data.Places365Folder(tmp_path / "missing")
     root = _copy_tree(tree, tmp_path)
     with pytest.raises(ConfigError, match="split must be one of"):
-        data.Places365Folder(root).split("test")
+        data.Places365Folder(root).split("testing")
 
     train_list = root / "places365_train_standard.txt"
     good = train_list.read_text()
