@@ -142,12 +142,15 @@ def _pick(count: int, limit, seed) -> list[int]:
     return sorted(int(i) for i in np.random.default_rng(seed).choice(count, size=limit, replace=False))
 
 
-def dev_pairs(root, protocol: str, *, limit: int | None = None, seed: int = 0) -> DevPairList:
-    """Dev pairs from the val split of a Places365-layout folder (see the module docstring for the protocols).
+def dev_pairs(root, protocol: str, *, split: str = "val", limit: int | None = None, seed: int = 0) -> DevPairList:
+    """Evaluation pairs from the val (dev) or test split of a Places365-layout folder (see the module docstring for
+    the protocols).
 
     Args:
         root: a Places365-layout folder (:class:`colorlab.data.Places365Folder`), e.g. the offline corpus.
         protocol: ``"view"`` or ``"other"``.
+        split: ``"val"`` (tune on it) or ``"test"`` (report on it once); an ``"other"`` pair's reference comes
+            from the same split.
         limit: at most this many targets (drawn with ``seed``, kept in list order); ``None``: all.
         seed: seed of the ``limit`` draw and of the class-mate choice (``"other"``).
 
@@ -155,7 +158,7 @@ def dev_pairs(root, protocol: str, *, limit: int | None = None, seed: int = 0) -
         A :class:`DevPairList` (a list of :class:`DevPair`, in val-list order) with ``.skipped``.
 
     Raises:
-        ConfigError: unknown protocol or a bad ``limit``.
+        ConfigError: unknown protocol or split, or a bad ``limit``.
         DatasetError / ImageLoadError: the folder, its lists or an image cannot be read.
     """
     from colorlab.data import Places365Folder
@@ -165,7 +168,9 @@ def dev_pairs(root, protocol: str, *, limit: int | None = None, seed: int = 0) -
         raise ConfigError(f"dev_pairs: protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ConfigError(f"dev_pairs: limit must be a positive integer or None, got {limit!r}")
-    items = Places365Folder(root).split("val")
+    if split not in ("val", "test"):
+        raise ConfigError(f"dev_pairs: split must be 'val' or 'test', got {split!r}")
+    items = Places365Folder(root).split(split)
     chosen = _pick(len(items), limit, seed)
     pairs, skipped = [], []
     for i in chosen:
@@ -197,26 +202,30 @@ def baseline_methods() -> dict[str, Method]:
     return dict(BASELINES)
 
 
-def model_method(weights, config=None) -> Method:
-    """Gray2ColorNet as a method: ``method(target_gray, reference_rgb) -> rgb`` via :func:`colorlab.colorize`.
+def model_method(weights, config=None, *, adapt: int = 0, seed: int = 0, adapt_options: dict | None = None
+                 ) -> Method:
+    """Gray2ColorNet as a method: ``method(target_gray, reference_rgb) -> rgb``, the pipeline of
+    :func:`colorlab.colorize` (:meth:`colorlab.inference.Colorizer.colour`).
 
     Args:
         weights: a ``.weights.h5`` path (config in its sibling ``.json``), a built Gray2ColorNet, or ``None`` for
             the demo weights. The model is loaded once, here (so a missing file fails before any work).
         config: for a weights file without its ``.json``.
+        adapt, seed, adapt_options: reference-adaptive colorization (:class:`colorlab.inference.Colorizer`): a
+            copy of the model adapts to each pair's reference for ``adapt`` steps (0: off); one adapter serves
+            every pair, so its step is compiled once.
 
     Returns:
         A callable giving float32 ``(H, W, 3)`` in [0, 1] (the 8-bit output of ``colorize`` divided by 255).
     """
-    from colorlab.inference import colorize
-    from colorlab.models import load_generator
+    from colorlab.inference import Colorizer
 
-    model = load_generator(weights, config)
+    colorizer = Colorizer(weights, config, adapt=adapt, seed=seed, adapt_options=adapt_options)
 
     def gray2colornet(target_gray, reference_rgb):
-        image = colorize(np.asarray(target_gray, dtype=np.float32), np.asarray(reference_rgb, dtype=np.float32),
-                         weights=model)
-        return np.asarray(image, dtype=np.float32) / 255.0
+        image = colorizer.colour(np.asarray(target_gray, dtype=np.float32),
+                                 np.asarray(reference_rgb, dtype=np.float32))
+        return image.astype(np.float32) / 255.0
 
     return gray2colornet
 

@@ -376,6 +376,8 @@ class Colorizer:
             (:meth:`use_reference`, :class:`colorlab.adapt.ReferenceAdapter`; ours); 0 colours with the trained
             weights as they are.
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
+        adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
+            ``batch_size``, ``parts``, ``min_crop``); ``None``: its defaults.
 
     Attributes:
         trained: the :class:`~colorlab.models.Gray2ColorNet` as loaded; never modified.
@@ -387,15 +389,20 @@ class Colorizer:
         adapt, seed: int.
 
     Raises:
-        ConfigError: bad ``strength``, ``working_size``, ``config`` or ``weights`` argument.
+        ConfigError: bad ``strength``, ``working_size``, ``config``, ``weights`` or adaptation argument.
         ColorlabError: no weights (demo weights not shipped yet) or weights that cannot be loaded.
     """
 
     def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None,
-                 budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0):
+                 budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0, adapt_options: dict | None = None):
         from colorlab.models import load_generator
 
         _check_options(strength, working_size, budget, adapt, seed)
+        options = dict(adapt_options or {})
+        unknown = sorted(set(options) - {"learning_rate", "batch_size", "parts", "min_crop"})
+        if unknown:
+            raise ConfigError(f"colorize: unknown adapt_options {unknown}; known: batch_size, learning_rate, "
+                              "min_crop, parts")
         self.trained = self.model = load_generator(weights, config)
         self.config = self.model.config
         self.strength = float(strength)
@@ -404,6 +411,10 @@ class Colorizer:
         self.adapt = int(adapt)
         self.seed = int(seed)
         self._adapter = None
+        if self.adapt:   # made now, so bad options fail before any work; it builds nothing until it adapts
+            from colorlab.adapt import ReferenceAdapter
+
+            self._adapter = ReferenceAdapter(self.trained, steps=self.adapt, seed=self.seed, **options)
         self._adapted_to = None
 
     def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], *, target: str = "the target",
@@ -463,13 +474,27 @@ class Colorizer:
             return self.model
         key = (reference_lab.shape, hashlib.sha256(np.ascontiguousarray(reference_lab).tobytes()).hexdigest())
         if key != self._adapted_to:
-            if self._adapter is None:
-                from colorlab.adapt import ReferenceAdapter
-
-                self._adapter = ReferenceAdapter(self.trained, steps=self.adapt, seed=self.seed)
             self.model = self._adapter.adapt(reference_lab, progress=progress)
             self._adapted_to = key
         return self.model
+
+    def colour(self, target_rgb: np.ndarray, reference_rgb: np.ndarray, *, progress: bool = False) -> np.ndarray:
+        """The whole pipeline on two decoded images, as :func:`colorize` runs it (working sizes within
+        :attr:`budget`, adapting to the reference first when :attr:`adapt` > 0).
+
+        Args:
+            target_rgb: ``(H, W, 3)`` float sRGB in [0, 1], or ``(H, W)`` gray; only its lightness is used.
+            reference_rgb: ``(H', W', 3)`` float sRGB in [0, 1].
+            progress: show the adaptation's progress bar.
+
+        Returns:
+            uint8 ``(H, W, 3)``.
+        """
+        if target_rgb.ndim == 2:
+            target_rgb = np.repeat(target_rgb[..., None], 3, axis=-1)
+        plan = self.plan(target_rgb.shape[:2], reference_rgb.shape[:2])
+        plan.warn_if_reduced()
+        return np.asarray(_colour(self, image_lightness(target_rgb), reference_rgb, plan, progress))
 
     def predict_ab(self, l_small: np.ndarray, reference_lab: np.ndarray, *, compiled: bool = False) -> np.ndarray:
         """Runs the model on a batch of same-size lightness maps against one reference.

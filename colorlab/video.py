@@ -499,6 +499,7 @@ class FrameColorizer:
         self.reference_digest = hashlib.sha256(np.ascontiguousarray(self._reference_rgb).tobytes()
                                                + repr(self._reference_rgb.shape).encode()).hexdigest()
         self._prepared = {}   # reference working shape -> the reference as the model reads it
+        self._in_use = None   # the reference working shape colorizer.model was last set up for
 
     def plan(self, frame_shape: tuple[int, int]):
         """The working shapes for frames of ``(height, width)`` and the reference
@@ -529,7 +530,9 @@ class FrameColorizer:
         if plan.reference not in self._prepared:
             self._prepared[plan.reference] = colorizer.prepare_reference(self._reference_rgb, plan.reference)
         reference = self._prepared[plan.reference]
-        colorizer.use_reference(reference)          # adapts a copy the first time, when adapt > 0
+        if plan.reference != self._in_use:          # the model for this reference (adapted once, when adapt > 0)
+            colorizer.use_reference(reference)
+            self._in_use = plan.reference
 
         def lightness(frame):
             l_full = frame_lightness(frame)

@@ -161,13 +161,19 @@ def test_colorize_adapts_a_copy_deterministically_and_adapt_0_is_unchanged(model
             colorize(target, reference, weights=model, adapt=bad)
 
 
-def test_colorizer_adapts_once_per_reference(model, photos, monkeypatch):
-    from colorlab.adapt import ReferenceAdapter as Adapter
+@pytest.fixture
+def adapt_calls(monkeypatch):
+    """A list that gets one entry per ``ReferenceAdapter.adapt`` call (which still runs)."""
+    calls = []
+    real = ReferenceAdapter.adapt
+    monkeypatch.setattr(ReferenceAdapter, "adapt", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    return calls
+
+
+def test_colorizer_adapts_once_per_reference(model, photos, adapt_calls):
     from colorlab.inference import Colorizer
 
-    calls = []
-    real = Adapter.adapt
-    monkeypatch.setattr(Adapter, "adapt", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    calls = adapt_calls
     colorizer = Colorizer(model, adapt=2)
     reference_lab = colorizer.prepare_reference(photos[1])
     adapted = colorizer.use_reference(reference_lab)
@@ -176,6 +182,24 @@ def test_colorizer_adapts_once_per_reference(model, photos, monkeypatch):
     colorizer.use_reference(colorizer.prepare_reference(photos[1][::-1]))
     assert len(calls) == 2
     assert Colorizer(model).use_reference(reference_lab) is model                          # adapt=0: the model
+
+
+def test_colorizer_colour_is_colorize_and_takes_the_adapters_options(model, photos):
+    from colorlab.inference import Colorizer, colorize
+
+    target, reference = photos
+    assert np.array_equal(Colorizer(model).colour(target, reference), np.asarray(colorize(target, reference,
+                                                                                          weights=model)))
+    adapted = Colorizer(model, adapt=2, seed=1).colour(target, reference)
+    same = np.asarray(colorize(target, reference, weights=model, adapt=2, seed=1))
+    assert np.abs(adapted.astype(int) - same.astype(int)).max() <= 1    # same pairs and steps (8-bit rounding)
+    decoder = Colorizer(model, adapt=2, seed=1, adapt_options={"parts": "decoder", "learning_rate": 1e-3})
+    assert decoder.colour(target, reference).shape == adapted.shape
+    assert not np.array_equal(decoder.colour(target, reference), adapted)
+    with pytest.raises(ConfigError, match=r"unknown adapt_options \['steps'\]"):
+        Colorizer(model, adapt=2, adapt_options={"steps": 3})
+    with pytest.raises(ConfigError, match="parts must be one of"):
+        Colorizer(model, adapt=2, adapt_options={"parts": "encoder"})
 
 
 def test_the_command_line_adapts_with_a_flag(model, photos, tmp_path, capsys):
@@ -198,15 +222,16 @@ def test_the_command_line_adapts_with_a_flag(model, photos, tmp_path, capsys):
         "colorlab: error: colorize: adapt must be an integer >= 0, got -3"
 
 
-def test_a_clip_adapts_once_for_all_its_frames(model, photos, monkeypatch):
-    from colorlab.adapt import ReferenceAdapter as Adapter
+def test_a_clip_adapts_once_for_all_its_frames(model, photos, adapt_calls, monkeypatch):
+    from colorlab.inference import Colorizer
     from colorlab.video import colorize_frames
 
-    calls = []
-    real = Adapter.adapt
-    monkeypatch.setattr(Adapter, "adapt", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    calls, used = adapt_calls, []
+    real = Colorizer.use_reference
+    monkeypatch.setattr(Colorizer, "use_reference", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
     frames = np.repeat((photos[0][None] * 255).astype(np.uint8), 5, axis=0)      # 5 frames, batches of 2
     plain = colorize_frames(frames, photos[1], weights=model, batch_size=2)
     assert calls == []
     adapted = colorize_frames(frames, photos[1], weights=model, batch_size=2, adapt=2)
     assert len(calls) == 1 and adapted.shape == plain.shape and not np.array_equal(adapted, plain)
+    assert len(used) == 2      # once per clip (the reference is looked up once, not once per batch of frames)

@@ -6,6 +6,7 @@ The Places365-layout folder is generated in tmp_path (small synthetic photos); t
 
 import csv
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -147,6 +148,23 @@ def test_contact_sheet_layout(folder, tmp_path):
     assert np.ptp(cell, axis=-1).max() > 20 and np.ptp(sheet[20:52, 0:32].astype(int), axis=-1).max() <= 1
 
 
+def test_test_split_pairs_come_from_the_test_list_only(folder, tmp_path):
+    import shutil
+
+    root = pathlib.Path(shutil.copytree(folder, tmp_path / "places"))
+    (root / "test_256").mkdir()
+    for k in (1, 2):
+        Image.fromarray(_photo(50 + k)).save(root / "test_256" / f"Places365_test_{k:08d}.png")
+    (root / "places365_test.txt").write_text("Places365_test_00000001.png 1\nPlaces365_test_00000002.png 1\n")
+    view = ev.dev_pairs(root, "view", split="test")
+    assert [p.pair_id for p in view] == ["view:Places365_test_00000001", "view:Places365_test_00000002"]
+    other = ev.dev_pairs(root, "other", split="test")     # each other's class-mate: never a val photo
+    assert [p.pair_id for p in other] == ["other:Places365_test_00000001<-Places365_test_00000002",
+                                          "other:Places365_test_00000002<-Places365_test_00000001"]
+    with pytest.raises(ConfigError, match="split must be 'val' or 'test'"):
+        ev.dev_pairs(root, "view", split="train")
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 def test_cli_writes_three_files_and_refuses_to_overwrite(folder, weights, tmp_path, capsys):
     out = tmp_path / "eval"
@@ -170,6 +188,23 @@ def test_cli_writes_three_files_and_refuses_to_overwrite(folder, weights, tmp_pa
     assert main(argv[:-4] + ["--no-model", "--protocol", "view", "--limit", "1", "--out", str(out),
                              "--overwrite"]) == 0
     assert "gray2colornet" not in (out / "summary.md").read_text()
+
+
+def test_cli_adapts_the_model_to_each_reference_with_a_flag(folder, weights, tmp_path, capsys):
+    argv = ["eval", "--data", str(folder), "--weights", str(weights), "--protocol", "view", "--limit", "2"]
+    assert main(argv + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "adapted"), "--adapt", "2"]) == 0
+    capsys.readouterr()
+
+    def model_rows(name):
+        with open(tmp_path / name / "rows.csv", newline="") as handle:
+            return [row for row in csv.DictReader(handle) if row["method"] == "gray2colornet"]
+
+    plain, adapted = model_rows("plain"), model_rows("adapted")
+    assert [r["pair"] for r in plain] == [r["pair"] for r in adapted]
+    assert [r["ciede2000"] for r in plain] != [r["ciede2000"] for r in adapted]
+    assert main(argv + ["--adapt", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "colorlab: error: --adapt must be an integer >= 0, got -1"
 
 
 def _paired_rows(model, baseline, metric="ciede2000", protocol="view"):

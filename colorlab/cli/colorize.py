@@ -14,10 +14,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
     add_model_arguments(parser)
-    parser.add_argument("--adapt", type=int, default=0, metavar="N",
-                        help="first fine-tune a copy of the model for N steps on pairs cut from the reference alone "
-                             "(reference-adaptive colorization, colorlab.adapt; the weights file is never changed); "
-                             "0 = off (default)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 

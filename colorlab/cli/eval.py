@@ -10,13 +10,15 @@ from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "eval", help="score the baselines (and a model) on the dev split of a Places365-layout folder",
-        description="Evaluate gray, global_mean_ab, welsh (and Gray2ColorNet unless --no-model) on the val split "
-                    "of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of the same "
+        "eval", help="score the baselines (and a model) on the dev or test split of a Places365-layout folder",
+        description="Evaluate gray, global_mean_ab, welsh (and Gray2ColorNet unless --no-model) on the val (dev) "
+                    "or test split of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of the same "
                     "class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
                     "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
     parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
     add_model_arguments(parser, strength=False)
+    parser.add_argument("--split", default="val", choices=("val", "test"),
+                        help="val: the dev split, to tune on (default); test: report on it once, after tuning")
     parser.add_argument("--protocol", default="both", choices=("view", "other", "both"),
                         help="which protocol(s) (default both)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="at most N targets per protocol")
@@ -39,6 +41,8 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    if args.adapt < 0:
+        raise ConfigError(f"--adapt must be an integer >= 0, got {args.adapt}")
     protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     data = pathlib.Path(args.data)
     if not data.is_dir():
@@ -63,10 +67,10 @@ def run(args) -> int:
         config = generator_config(args.weights)
     all_pairs, notes = {}, []
     for p in protocols:
-        pairs = dev_pairs(data, p, limit=args.limit, seed=args.seed)
+        pairs = dev_pairs(data, p, split=args.split, limit=args.limit, seed=args.seed)
         if pairs.skipped:
-            notes.append(f"protocol `{p}`: {len(pairs.skipped)} target(s) skipped (no other val photo of their "
-                         "class)")
+            notes.append(f"protocol `{p}`: {len(pairs.skipped)} target(s) skipped (no other {args.split} photo of "
+                         "their class)")
         if not pairs:
             raise DatasetError(f"--data {os.fspath(data)}: protocol {p!r} gives no pairs")
         all_pairs[p] = pairs
@@ -76,7 +80,7 @@ def run(args) -> int:
         for pair in (pair for pairs in all_pairs.values() for pair in pairs):
             budget.plan(pair.target_gray.shape, pair.reference_rgb.shape[:2], config,
                         target=f"target of pair {pair.pair_id!r}", reference=f"reference of pair {pair.pair_id!r}")
-        methods["gray2colornet"] = model_method(args.weights)
+        methods["gray2colornet"] = model_method(args.weights, adapt=args.adapt, seed=args.seed)
     all_rows, sheets = [], {}
     for p, pairs in all_pairs.items():
         outputs: dict = {}

@@ -23,9 +23,6 @@ def add_parser(subparsers) -> None:
                         help=f"weight of the colours carried along the motion, 0 = colour each frame on its "
                              f"own (default {TEMPORAL_WEIGHT})")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per model call (default 8)")
-    parser.add_argument("--adapt", type=int, default=0, metavar="N",
-                        help="first fine-tune a copy of the model for N steps on pairs cut from the reference alone, "
-                             "once for the whole video (colorlab.adapt); 0 = off (default)")
     parser.add_argument("--crf", type=int, default=DEFAULT_CRF, metavar="Q",
                         help=f"H.264 quality, 0 = lossless ... 51 (default {DEFAULT_CRF})")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
