@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""What helps reference-adaptive colorization: a reproducible study on the corpus's dev split.
+
+    python scripts/study_adapt.py --data corpus --out studies/adapt \\
+        --setting none=0 --setting dec20=20:decoder:3e-4 --setting all20=20:all:1e-4 [--protocol view]
+
+Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP]]] (PARTS "all" or "decoder"; defaults: those of
+colorlab.adapt.ReferenceAdapter). Every setting colours the same pairs (colorlab.evaluate.dev_pairs of --split,
+default val: tune here, never on test) with the same weights (default: the demo weights) through
+colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et al. (2002) runs once as the
+reference point.
+
+Resumable: each setting's rows go to OUT/<protocol>_<NAME>.csv when it finishes, and a setting whose file exists is
+not run again (delete the file to redo it). At the end OUT/<protocol>_summary.md holds one row per setting: mean
+PSNR, ΔE00 and HIS, the seconds per pair (adaptation included, on this machine), and ΔE00 against Welsh and
+against the unadapted model ("none", if it is one of the settings) with 95 % bootstrap intervals over pairs and
+the pairs won.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FIELDS = ("pair", "protocol", "method", "psnr", "ssim", "ciede2000", "colourfulness", "his", "l_error",
+          "colourfulness_target", "seconds")
+
+
+def parse_setting(text: str) -> tuple[str, int, dict]:
+    """``NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]`` -> (name, steps, ReferenceAdapter options)."""
+    name, _, spec = text.partition("=")
+    fields = spec.split(":") if spec else []
+    if not name or not fields or not fields[0].isdigit():
+        raise SystemExit(f"study_adapt: --setting {text!r}: expected NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]")
+    options = {}
+    if len(fields) > 1:
+        options["parts"] = fields[1]
+    if len(fields) > 2:
+        options["learning_rate"] = float(fields[2])
+    if len(fields) > 3:
+        options["min_crop"] = float(fields[3])
+    return name, int(fields[0]), options
+
+
+def run_setting(pairs, method, name: str) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    from colorlab.evaluate import evaluate_methods
+
+    rows = []
+    for pair in tqdm(pairs, desc=name, unit="pair"):
+        start = time.perf_counter()
+        [row], _ = evaluate_methods([pair], {name: method}, progress=False)
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+    return rows
+
+
+def write_rows(path: pathlib.Path, rows: list[dict]) -> None:
+    from colorlab.files import write_text
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, text.getvalue())
+
+
+def read_rows(path: pathlib.Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: (v if k in ("pair", "protocol", "method") else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(handle)]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="the corpus (a Places365-layout folder)")
+    parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the rows and the summary")
+    parser.add_argument("--setting", action="append", required=True, help="NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]")
+    parser.add_argument("--protocol", default="view", choices=("view", "other"))
+    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--weights", default=None, help="generator weights (default: the demo weights)")
+    parser.add_argument("--limit", type=int, default=None, help="at most N pairs (drawn with --seed)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the pairs' draw and of the adaptation")
+    args = parser.parse_args(argv)
+    settings = [parse_setting(text) for text in args.setting]
+
+    from colorlab.baselines import BASELINES
+    from colorlab.evaluate import dev_pairs, paired_difference
+
+    pairs = dev_pairs(args.data, args.protocol, split=args.split, limit=args.limit, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, method in [("welsh", BASELINES["welsh"])] + [(s[0], None) for s in settings]:
+        path = args.out / f"{args.protocol}_{name}.csv"
+        if path.exists():
+            results[name] = read_rows(path)
+            continue
+        if method is None:
+            from colorlab.evaluate import model_method
+
+            _, steps, options = next(s for s in settings if s[0] == name)
+            method = model_method(args.weights, adapt=steps, seed=args.seed, adapt_options=options)
+        rows = run_setting(pairs, method, name)
+        write_rows(path, rows)
+        results[name] = rows
+
+    all_rows = [row for rows in results.values() for row in rows]
+    lines = [f"# Reference adaptation study: `{args.protocol}` protocol, {args.split} split, {len(pairs)} pairs",
+             "",
+             f"`python scripts/study_adapt.py --data {args.data} --out {args.out} --protocol {args.protocol} "
+             f"--split {args.split} " + " ".join(f"--setting {t}" for t in args.setting) + "`",
+             "",
+             "| setting | steps | options | PSNR | ΔE00 | HIS | s / pair | ΔE00 − Welsh [95 %], pairs won | "
+             "ΔE00 − none [95 %], pairs won |",
+             "|---|---:|---|---:|---:|---:|---:|---|---|"]
+
+    def mean(name, metric):
+        values = [row[metric] for row in results[name] if abs(row[metric]) != float("inf")]
+        return sum(values) / len(values)
+
+    def versus(name, baseline):
+        if baseline not in results or name == baseline:
+            return "—"
+        r = paired_difference(all_rows, name, baseline, "ciede2000", protocol=args.protocol)
+        return f"{r['mean']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], {r['better']}/{r['n']}"
+
+    for name in ["welsh"] + [s[0] for s in settings]:
+        spec = next((s for s in settings if s[0] == name), None)
+        steps = spec[1] if spec else "—"
+        options = ", ".join(f"{k}={v}" for k, v in spec[2].items()) if spec and spec[2] else "—"
+        lines.append(f"| {name} | {steps} | {options} | {mean(name, 'psnr'):.2f} | {mean(name, 'ciede2000'):.3f} | "
+                     f"{mean(name, 'his'):.3f} | {mean(name, 'seconds'):.1f} | {versus(name, 'welsh')} | "
+                     f"{versus(name, 'none')} |")
+    from colorlab.files import write_text
+
+    report = "\n".join(lines) + "\n"
+    write_text(args.out / f"{args.protocol}_summary.md", report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
