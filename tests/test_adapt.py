@@ -32,7 +32,7 @@ def reference():
 @pytest.fixture(scope="module")
 def adapter(model):
     """One compiled adapter for several tests (compiling is most of an adaptation's cost on a fresh shape)."""
-    return ReferenceAdapter(model, steps=3, batch_size=2, learning_rate=1e-3, seed=4)
+    return ReferenceAdapter(model, steps=3, batch_size=2, learning_rate=1e-3, parts="all", seed=4)
 
 
 def test_pairs_are_cut_from_the_reference(reference):
@@ -128,7 +128,7 @@ def test_adapting_lowers_the_loss_on_the_references_own_crops(model, reference):
         total, _ = losses.generator_loss(outputs, held_out["target_ab"], held_out["reference_lab"][..., 1:])
         return float(keras.ops.convert_to_numpy(total))
 
-    adapter = ReferenceAdapter(model, steps=25, batch_size=4, learning_rate=3e-3)
+    adapter = ReferenceAdapter(model, steps=25, batch_size=4, learning_rate=3e-3, parts="all")
     assert loss_of(adapter.adapt(reference)) < 0.9 * loss_of(model)
 
 
