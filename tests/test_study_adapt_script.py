@@ -1,0 +1,68 @@
+"""scripts/study_adapt.py on a tiny dev folder: the settings parse, every setting colours the same pairs, the summary
+compares them with Welsh and with "none", and a second run reuses the rows it finds instead of recomputing them.
+
+Offline and CI-safe: the dev folder is built here from data/samples photos; the model is the `weights` fixture (tiny).
+"""
+
+import csv
+
+import pytest
+from PIL import Image
+
+from scripts_loader import load_script
+
+
+@pytest.fixture(scope="module")
+def script():
+    return load_script("study_adapt")
+
+
+@pytest.fixture(scope="module")
+def dev_folder(tmp_path_factory):
+    from colorlab.io import sample_paths
+
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "categories_places365.txt").write_text("/a/animal 0\n")
+    (root / "val_256").mkdir()
+    photos = {p.stem: p for p in sample_paths()}
+    lines = []
+    for index, name in enumerate(("cat_1", "dog_1"), start=1):
+        file = f"Places365_val_{index:08d}.jpg"
+        Image.open(photos[name]).convert("RGB").resize((48, 40), Image.Resampling.BOX).save(root / "val_256" / file)
+        lines.append(f"{file} 0\n")
+    (root / "places365_val.txt").write_text("".join(lines))
+    return root
+
+
+def test_settings_parse_and_bad_ones_are_refused(script):
+    assert script.parse_setting("none=0") == ("none", 0, {})
+    assert script.parse_setting("d=20:decoder:3e-4:0.8") == (
+        "d", 20, {"parts": "decoder", "learning_rate": 3e-4, "min_crop": 0.8})
+    for bad in ("20", "x=", "x=a:decoder"):
+        with pytest.raises(SystemExit, match="expected NAME=STEPS"):
+            script.parse_setting(bad)
+
+
+def test_the_study_compares_settings_on_the_same_pairs_and_resumes(script, dev_folder, weights, tmp_path):
+    out = tmp_path / "study"
+    argv = ["--data", str(dev_folder), "--out", str(out), "--weights", str(weights),
+            "--setting", "none=0", "--setting", "two=2:decoder:1e-3"]
+    assert script.main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["view_none.csv", "view_summary.md", "view_two.csv",
+                                                     "view_welsh.csv"]
+    rows = {}
+    for name in ("welsh", "none", "two"):
+        with open(out / f"view_{name}.csv", newline="") as handle:
+            rows[name] = list(csv.DictReader(handle))
+    assert [r["pair"] for r in rows["none"]] == [r["pair"] for r in rows["two"]] == [r["pair"] for r in rows["welsh"]]
+    assert len(rows["two"]) == 2 and all(float(r["seconds"]) > 0 for r in rows["two"])
+    assert [r["ciede2000"] for r in rows["none"]] != [r["ciede2000"] for r in rows["two"]]   # adapting changed them
+    summary = (out / "view_summary.md").read_text()
+    table = [line for line in summary.splitlines() if line.startswith("| two |")]
+    assert len(table) == 1 and "parts=decoder, learning_rate=0.001" in table[0]
+    assert table[0].count("/2") == 2          # pairs won against Welsh and against "none"
+
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("view_*.csv")}
+    assert script.main(argv) == 0             # everything found: nothing is coloured again
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("view_*.csv")} == before
+    assert (out / "view_summary.md").read_text() == summary
