@@ -99,6 +99,8 @@ def test_pack_errors(tree, packed_file, tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         packed.pack_corpus(tree, tmp_path / "nowhere" / "c.npz", progress=False)
     with pytest.raises(ConfigError, match="split must be one of"):
+        packed.pack_corpus(tree, tmp_path / "c.npz", splits=("testing",), progress=False)
+    with pytest.raises(DatasetError, match=r"places365_test\.txt: list file not found"):   # a split it lacks
         packed.pack_corpus(tree, tmp_path / "c.npz", splits=("test",), progress=False)
     with pytest.raises(ConfigError, match="size must be an integer >= 8"):
         packed.pack_corpus(tree, tmp_path / "c.npz", size=4, progress=False)

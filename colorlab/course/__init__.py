@@ -28,5 +28,8 @@ notebook                                        helpers
 10 · Video: colours that do not flicker         :mod:`~colorlab.course.ch10_video` (the propagation, made visible)
 ==============================================  ==================================================================
 
+Beside them, :mod:`colorlab.course.kit` is the instructor kit behind ``colorlab course release`` and ``colorlab course
+grade`` (student notebooks without the solutions; grades from handed-in notebooks; see ``INSTRUCTORS.md``).
+
 Importing ``colorlab.course`` imports none of these modules; each imports what it needs (matplotlib, Keras) itself.
 """
