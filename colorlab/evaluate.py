@@ -155,7 +155,7 @@ def dev_pairs(root, protocol: str, *, split: str = "val", limit: int | None = No
         seed: seed of the ``limit`` draw and of the class-mate choice (``"other"``).
 
     Returns:
-        A :class:`DevPairList` (a list of :class:`DevPair`, in val-list order) with ``.skipped``.
+        A :class:`DevPairList` (a list of :class:`DevPair`, in the split's list order) with ``.skipped``.
 
     Raises:
         ConfigError: unknown protocol or split, or a bad ``limit``.

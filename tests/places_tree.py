@@ -61,6 +61,30 @@ def write_places_tree(root: pathlib.Path, train_sizes, val_size) -> pathlib.Path
     return root
 
 
+def write_sample_val_folder(root: pathlib.Path, categories, samples, size) -> pathlib.Path:
+    """A Places365-layout folder whose val split holds sample photos (data/samples), for the scripts' tests.
+
+    Args:
+        root: the folder (created if needed).
+        categories: category paths in label order, e.g. ``["/a/animal", "/l/landscape"]``.
+        samples: ``(sample name, label)`` per val photo, e.g. ``[("cat_1", 0), ("lake_1", 1)]``.
+        size: ``(width, height)`` each photo is resized to (box filter).
+    """
+    from colorlab.io import sample_paths
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "categories_places365.txt").write_text("".join(f"{c} {i}\n" for i, c in enumerate(categories)))
+    (root / "val_256").mkdir()
+    photos = {p.stem: p for p in sample_paths()}
+    lines = []
+    for index, (name, label) in enumerate(samples, start=1):
+        file = f"Places365_val_{index:08d}.jpg"
+        Image.open(photos[name]).convert("RGB").resize(size, Image.Resampling.BOX).save(root / "val_256" / file)
+        lines.append(f"{file} {label}\n")
+    (root / "places365_val.txt").write_text("".join(lines))
+    return root
+
+
 class KerasFreeFolder(Places365Folder):
     """A Places365Folder whose photos cannot be read in a process that has imported Keras, TensorFlow or JAX."""
 

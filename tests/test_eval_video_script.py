@@ -9,8 +9,8 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from places_tree import write_sample_val_folder
 from scripts_loader import load_script
 
 @pytest.fixture(scope="module")
@@ -21,19 +21,8 @@ def script():
 @pytest.fixture(scope="module")
 def dev_folder(tmp_path_factory):
     """A Places365-layout folder whose val split holds three sample photos (two classes), 64 x 64."""
-    from colorlab.io import sample_paths
-
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "categories_places365.txt").write_text("/a/animal 0\n/l/landscape 1\n")
-    (root / "val_256").mkdir()
-    photos = {p.stem: p for p in sample_paths()}
-    lines = []
-    for index, (name, label) in enumerate((("cat_1", 0), ("dog_1", 0), ("lake_1", 1)), start=1):
-        file = f"Places365_val_{index:08d}.jpg"
-        Image.open(photos[name]).convert("RGB").resize((64, 64), Image.Resampling.BOX).save(root / "val_256" / file)
-        lines.append(f"{file} {label}\n")
-    (root / "places365_val.txt").write_text("".join(lines))
-    return root
+    return write_sample_val_folder(tmp_path_factory.mktemp("corpus"), ["/a/animal", "/l/landscape"],
+                                   [("cat_1", 0), ("dog_1", 0), ("lake_1", 1)], (64, 64))
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ Offline and CI-safe: the dev folder is built here from data/samples photos; the 
 import csv
 
 import pytest
-from PIL import Image
 
+from places_tree import write_sample_val_folder
 from scripts_loader import load_script
 
 
@@ -19,19 +19,9 @@ def script():
 
 @pytest.fixture(scope="module")
 def dev_folder(tmp_path_factory):
-    from colorlab.io import sample_paths
-
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "categories_places365.txt").write_text("/a/animal 0\n")
-    (root / "val_256").mkdir()
-    photos = {p.stem: p for p in sample_paths()}
-    lines = []
-    for index, name in enumerate(("cat_1", "dog_1"), start=1):
-        file = f"Places365_val_{index:08d}.jpg"
-        Image.open(photos[name]).convert("RGB").resize((48, 40), Image.Resampling.BOX).save(root / "val_256" / file)
-        lines.append(f"{file} 0\n")
-    (root / "places365_val.txt").write_text("".join(lines))
-    return root
+    """A Places365-layout folder whose val split holds two sample photos of one class, 48 x 40."""
+    return write_sample_val_folder(tmp_path_factory.mktemp("corpus"), ["/a/animal"],
+                                   [("cat_1", 0), ("dog_1", 0)], (48, 40))
 
 
 def test_settings_parse_and_bad_ones_are_refused(script):

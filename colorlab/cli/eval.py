@@ -12,8 +12,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "eval", help="score the baselines (and a model) on the dev or test split of a Places365-layout folder",
         description="Evaluate gray, global_mean_ab, welsh (and Gray2ColorNet unless --no-model) on the val (dev) "
-                    "or test split of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of the same "
-                    "class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
+                    "or test split of DIR under the 'view' (same scene, other view) and/or 'other' (other photo of "
+                    "the same class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
                     "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
     parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
     add_model_arguments(parser, strength=False)
