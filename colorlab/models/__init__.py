@@ -25,10 +25,10 @@ from colorlab.models.correspondence import Correspondence, MatchingFeatures, att
 from colorlab.models.discriminator import PatchDiscriminator, SpectralConv2D
 from colorlab.models.encoder import (ENCODER_LEVELS, ENCODER_STRIDES, ConvBlock, Encoder, InstanceNormalization,
                                      ReferenceColorEncoder)
-from colorlab.models.gcfn import (GCFN, FullColumnGate, HistogramEncoder, StatsGate, WarpedColorPyramid,
-                                  triangular_ab_histogram)
-from colorlab.models.gray2colornet import (Gray2ColorNet, attention_map, build_gray2colornet, count_params, explain,
-                                           pad_to_multiple)
+from colorlab.models.gcfn import (GCFN, FullColumnGate, GatedFusion, HistogramEncoder, StatsGate,
+                                  WarpedColorPyramid, triangular_ab_histogram)
+from colorlab.models.gray2colornet import (PIECES, Gray2ColorNet, attention_map, build_gray2colornet, count_params,
+                                           explain, pad_to_multiple)
 from colorlab.models.mcn import MCN, ClassificationHead, DecoderStage, ResBlock
 from colorlab.models.official import (OFFICIAL_CHECKPOINT, convert_official_checkpoint, convert_state_dict,
                                       load_official_weights, official_weight_map, read_torch_state_dict)
@@ -39,9 +39,10 @@ __all__ = [
     "CONFIG_NAMES", "DEFAULT_LOSS_WEIGHTS", "Gray2ColorConfig", "get_config",
     "ENCODER_LEVELS", "ENCODER_STRIDES", "InstanceNormalization", "ConvBlock", "Encoder", "ReferenceColorEncoder",
     "MatchingFeatures", "Correspondence", "l2_normalize", "attention_entropy",
-    "HistogramEncoder", "StatsGate", "FullColumnGate", "WarpedColorPyramid", "GCFN", "triangular_ab_histogram",
+    "HistogramEncoder", "StatsGate", "FullColumnGate", "WarpedColorPyramid", "GatedFusion", "GCFN",
+    "triangular_ab_histogram",
     "ResBlock", "DecoderStage", "MCN", "ClassificationHead",
-    "Gray2ColorNet", "build_gray2colornet", "explain", "attention_map", "count_params", "pad_to_multiple",
+    "Gray2ColorNet", "PIECES", "build_gray2colornet", "explain", "attention_map", "count_params", "pad_to_multiple",
     "PatchDiscriminator", "SpectralConv2D",
     "DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
     "generator_config", "clear_generator_cache",

@@ -245,27 +245,35 @@ class PatchDiscriminator(keras.Model):
         self.input_channels = input_channels
         self.padding = (kernel_size - 1) // 2
 
-        n_convs = n_layers + 2
-        channels = [width * min(2 ** i, 8) for i in range(n_layers + 1)] + [1]
-        self.stack = []
+        self.stack = self.layer_stack()
+
+    def layer_stack(self) -> list:
+        """The layers, input to output: per convolution a ``ZeroPadding2D``, the convolution (with its norm) and,
+        except after the last, a ``LeakyReLU(0.2)``. Called once by the constructor (chapter 06's build-it
+        exercise overrides it)."""
+        n_convs = self.n_layers + 2
+        channels = [self.width * min(2 ** i, 8) for i in range(self.n_layers + 1)] + [1]
+        kernel_size, norm = self.kernel_size, self.norm
+        stack = []
         for index, (filters, stride) in enumerate(zip(channels, self.strides)):
             first, last = index == 0, index == n_convs - 1
-            self.stack.append(keras.layers.ZeroPadding2D(self.padding, name=f"pad{index}"))
+            stack.append(keras.layers.ZeroPadding2D(self.padding, name=f"pad{index}"))
             if norm == "spectral":
-                self.stack.append(SpectralConv2D(filters, kernel_size, stride, use_bias=True,
-                                                 power_iterations=power_iterations, name=f"conv{index}"))
+                stack.append(SpectralConv2D(filters, kernel_size, stride, use_bias=True,
+                                            power_iterations=self.power_iterations, name=f"conv{index}"))
             else:
                 use_norm = norm == "instance" and not first and not last
                 # A bias just before a normalisation that re-centres would be cancelled: leave it out.
-                self.stack.append(keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="valid",
-                                                      use_bias=not use_norm,
-                                                      kernel_initializer=_pix2pix_initializer(),
-                                                      name=f"conv{index}"))
+                stack.append(keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="valid",
+                                                 use_bias=not use_norm,
+                                                 kernel_initializer=_pix2pix_initializer(),
+                                                 name=f"conv{index}"))
                 if use_norm:
-                    self.stack.append(keras.layers.GroupNormalization(groups=-1, epsilon=1e-5,
-                                                                      name=f"instance_norm{index}"))
+                    stack.append(keras.layers.GroupNormalization(groups=-1, epsilon=1e-5,
+                                                                 name=f"instance_norm{index}"))
             if not last:
-                self.stack.append(keras.layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{index}"))
+                stack.append(keras.layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{index}"))
+        return stack
 
     # ---- geometry -------------------------------------------------------------------------------------------
     @property

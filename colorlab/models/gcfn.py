@@ -54,7 +54,7 @@ from keras import layers, ops
 from colorlab.errors import ConfigError
 from colorlab.models.encoder import ConvBlock
 
-__all__ = ["HistogramEncoder", "StatsGate", "FullColumnGate", "WarpedColorPyramid", "GCFN",
+__all__ = ["HistogramEncoder", "StatsGate", "FullColumnGate", "WarpedColorPyramid", "GatedFusion", "GCFN",
            "triangular_ab_histogram", "HISTOGRAMS", "GATE_RESIZES"]
 
 #: How the model bins the reference's ab histogram: ours (Gaussian), the official code's (triangular).
@@ -259,6 +259,22 @@ class WarpedColorPyramid(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="colorlab")
+class GatedFusion(layers.Layer):
+    """The fusion at one scale: ``fused = warped * Omega + global * (1 - Omega)`` (the paper's; no weights).
+
+    The global vector is broadcast over every position and the gate over every channel.
+
+    Inputs: ``warped`` ``(N, h, w, C)``, ``global_vector`` ``(N, C)``, ``omega`` ``(N, h, w, 1)`` in [0, 1].
+    Output: ``(N, h, w, C)`` in the dtype of ``warped``.
+    """
+
+    def call(self, warped, global_vector, omega):
+        omega = ops.cast(omega, warped.dtype)
+        global_map = ops.cast(global_vector, warped.dtype)[:, None, None, :]
+        return warped * omega + global_map * (1.0 - omega)
+
+
+@keras.saving.register_keras_serializable(package="colorlab")
 class GCFN(layers.Layer):
     """Gated colour fusion at three scales: ``fused = warped * Omega + global * (1 - Omega)``.
 
@@ -274,6 +290,9 @@ class GCFN(layers.Layer):
             official code's, :func:`triangular_ab_histogram`).
         gate_resize: ``"average"`` (ours) or ``"subsample"`` (the official code's): how the gate reaches 1/4, 1/8.
         downsample, kernel_initializer: of the warped-colour pyramid and (the initializer) every layer here.
+        fusion_class: the layer class that fuses at each scale, called like :class:`GatedFusion` (the default). A
+            notebook passes its own class here (through ``build_gray2colornet(..., pieces=...)``); it is not part
+            of the config, so a saved model holds :class:`GatedFusion`.
 
     ``call(warped, correlation, attention, reference_ab, reference_mask=None, return_internals=False)``:
 
@@ -290,7 +309,7 @@ class GCFN(layers.Layer):
 
     def __init__(self, base_width=64, gate="stats", gate_top_k=8, gate_hidden=64, reference_positions=4096,
                  hist_bins=21, gate_value=None, histogram="gaussian", gate_resize="average", downsample="stride",
-                 kernel_initializer=None, **kwargs):
+                 kernel_initializer=None, fusion_class=None, **kwargs):
         super().__init__(**kwargs)
         if gate not in ("stats", "full_column"):
             raise ConfigError(f"GCFN: gate must be 'stats' or 'full_column', got {gate!r}")
@@ -322,6 +341,7 @@ class GCFN(layers.Layer):
         else:
             self.gate_layer = FullColumnGate(self.reference_positions, self.gate_hidden,
                                              kernel_initializer=kernel_initializer, name="gate")
+        self.fusion = (fusion_class or GatedFusion)(name="fusion")
         self.pool_quarter = layers.AveragePooling2D(2, name="gate_pool_quarter")
         self.pool_eighth = layers.AveragePooling2D(4, name="gate_pool_eighth")
 
@@ -356,10 +376,7 @@ class GCFN(layers.Layer):
         histogram = self.histogram(reference_ab)
         globals_ = self.histogram_encoder(histogram)
         warped_maps = self.pyramid(warped)
-        fused = []
-        for w_map, g_vec, omega_s in zip(warped_maps, globals_, gates):
-            g_map = ops.cast(g_vec, w_map.dtype)[:, None, None, :]
-            fused.append(w_map * omega_s + g_map * (1.0 - omega_s))
+        fused = [self.fusion(w_map, g_vec, omega_s) for w_map, g_vec, omega_s in zip(warped_maps, globals_, gates)]
         if not return_internals:
             return fused
         return fused, {"gate": gates, "global": globals_, "warped": warped_maps, "histogram": histogram}

@@ -43,16 +43,32 @@ from colorlab.errors import ConfigError
 from colorlab.models.config import TOTAL_STRIDE, Gray2ColorConfig, get_config
 from colorlab.models.correspondence import Correspondence, MatchingFeatures
 from colorlab.models.encoder import ENCODER_LEVELS, ENCODER_STRIDES, NORMAL_INIT, Encoder, ReferenceColorEncoder
-from colorlab.models.gcfn import GCFN
-from colorlab.models.mcn import MCN, ClassificationHead
+from colorlab.models.gcfn import GCFN, GatedFusion
+from colorlab.models.mcn import MCN, ClassificationHead, DecoderStage
 
 __all__ = ["Gray2ColorNet", "build_gray2colornet", "explain", "attention_map", "count_params", "pad_to_multiple",
-           "MATCHING_STRIDE", "MIN_SIDE"]
+           "MATCHING_STRIDE", "MIN_SIDE", "PIECES"]
 
 #: The correspondence works at half the input resolution (the paper's).
 MATCHING_STRIDE = 2
 #: Smallest accepted image side (one position at the encoder's deepest level).
 MIN_SIDE = TOTAL_STRIDE
+
+#: The pieces a notebook can replace with its own layer class (``Gray2ColorNet(pieces=...)``), and the package's
+#: class each replaces: the student's class is constructed with the same arguments and called the same way.
+PIECES = {"correspondence": Correspondence, "fusion": GatedFusion, "decoder_stage": DecoderStage}
+
+
+def _check_pieces(pieces):
+    """Validates a ``pieces`` dict (see :data:`PIECES`) and returns it (an empty dict for None)."""
+    pieces = dict(pieces or {})
+    for key, cls in pieces.items():
+        if key not in PIECES:
+            raise ConfigError(f"unknown piece {key!r}: the pieces a notebook can replace are {sorted(PIECES)}")
+        if not (isinstance(cls, type) and issubclass(cls, layers.Layer)):
+            raise ConfigError(f"piece {key!r} must be a keras.layers.Layer subclass (the class, not an instance), "
+                              f"got {cls!r}")
+    return pieces
 
 
 def _ceil_div(size, divisor):
@@ -96,14 +112,18 @@ class Gray2ColorNet(keras.Model):
 
     Args:
         config: a :class:`Gray2ColorConfig`, a config name, or a dict from :meth:`Gray2ColorConfig.to_dict`.
+        pieces: optional ``{name: layer class}`` replacing pieces of the model (:data:`PIECES`), for the notebooks'
+            build-it exercises: the model then runs on the student's layers. Not part of the config, so
+            ``get_config`` and saved files describe the package's model; the weights are the same either way.
 
     ``model([target_l, reference_lab])`` returns the output dict; ``model([...], return_internals=True)``
     returns ``(outputs, internals)``, where ``internals`` holds backend tensors on the padded grids (the
     notebooks use :func:`explain`, which crops them and converts them to NumPy).
     """
 
-    def __init__(self, config: Gray2ColorConfig | str | dict = "course", **kwargs):
+    def __init__(self, config: Gray2ColorConfig | str | dict = "course", pieces=None, **kwargs):
         super().__init__(**kwargs)
+        pieces = _check_pieces(pieces)
         if isinstance(config, str):
             config = get_config(config)
         elif isinstance(config, dict):
@@ -117,13 +137,14 @@ class Gray2ColorNet(keras.Model):
         self.color_encoder = ReferenceColorEncoder(w, downsample=config.downsample, kernel_initializer=init,
                                                    name="color_encoder")
         self.matching = MatchingFeatures(ENCODER_STRIDES, MATCHING_STRIDE, name="matching_features")
-        self.correspondence = Correspondence(config.temperature, name="correspondence")
+        self.correspondence = pieces.get("correspondence", Correspondence)(config.temperature, name="correspondence")
         self.gcfn = GCFN(w, gate=config.gate, gate_top_k=config.gate_top_k, gate_hidden=config.gate_hidden,
                          reference_positions=config.reference_positions, hist_bins=config.hist_bins,
                          gate_value=config.gate_value, histogram=config.histogram, gate_resize=config.gate_resize,
-                         downsample=config.downsample, kernel_initializer=init, name="gcfn")
+                         downsample=config.downsample, kernel_initializer=init,
+                         fusion_class=pieces.get("fusion"), name="gcfn")
         self.mcn = MCN(w, res_blocks=config.res_blocks, norm_bias=config.norm_bias, kernel_initializer=init,
-                       name="mcn")
+                       stage_class=pieces.get("decoder_stage"), name="mcn")
         self.classifier = (ClassificationHead(config.num_classes, kernel_initializer=init, name="classifier")
                            if config.num_classes else None)
         self.ab_pool = layers.AveragePooling2D(MATCHING_STRIDE, name="reference_ab_pool")
@@ -214,11 +235,12 @@ class Gray2ColorNet(keras.Model):
         return cls(config=config.pop("config"), **config)
 
 
-def build_gray2colornet(config: Gray2ColorConfig | str = "course", **overrides) -> Gray2ColorNet:
+def build_gray2colornet(config: Gray2ColorConfig | str = "course", pieces=None, **overrides) -> Gray2ColorNet:
     """Builds a Gray2ColorNet with its weights created (ready for ``load_weights``, ``summary``, training).
 
     Args:
         config: a :class:`Gray2ColorConfig` or a config name (``"tiny"``, ``"course"``, ``"paper"``).
+        pieces: optional ``{name: layer class}`` (:data:`PIECES`): run the model on a notebook's own layers.
         **overrides: config fields to change (as in :func:`get_config`).
 
     Returns:
@@ -230,7 +252,7 @@ def build_gray2colornet(config: Gray2ColorConfig | str = "course", **overrides) 
         config = config.replace(**overrides) if overrides else config
     else:
         raise ConfigError(f"build_gray2colornet needs a Gray2ColorConfig or a config name, got {config!r}")
-    model = Gray2ColorNet(config, name=f"gray2colornet_{config.name}")
+    model = Gray2ColorNet(config, pieces=pieces, name=f"gray2colornet_{config.name}")
     # Weights are created on the first call. A symbolic call (KerasTensors: shapes only, no arithmetic) is
     # enough and costs nothing at any size; the sizes do not change the weights, except the full-column gate's
     # input width, which is why that reference gets the config's size.

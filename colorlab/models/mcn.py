@@ -153,6 +153,9 @@ class MCN(layers.Layer):
         base_width: ``w`` (paper: 64).
         res_blocks: residual blocks per stage (paper: 2).
         norm_bias, kernel_initializer: as in :class:`DecoderStage`.
+        stage_class: the class of the three stages, constructed like :class:`DecoderStage` (the default). A
+            notebook passes its own subclass here (through ``build_gray2colornet(..., pieces=...)``); it is not part
+            of the config, so a saved model holds :class:`DecoderStage`.
 
     ``call(target_features, fused, return_features=False)``:
 
@@ -164,7 +167,8 @@ class MCN(layers.Layer):
     (``ab / 110``); with ``return_features`` also the three stages' feature maps.
     """
 
-    def __init__(self, base_width=64, res_blocks=2, norm_bias=False, kernel_initializer=None, **kwargs):
+    def __init__(self, base_width=64, res_blocks=2, norm_bias=False, kernel_initializer=None, stage_class=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.base_width = int(base_width)
         self.res_blocks = int(res_blocks)
@@ -172,10 +176,11 @@ class MCN(layers.Layer):
         self.kernel_initializer = kernel_initializer
         w = self.base_width
         options = dict(res_blocks=self.res_blocks, norm_bias=self.norm_bias, kernel_initializer=kernel_initializer)
+        stage = stage_class or DecoderStage
         self.stages = [
-            DecoderStage(8 * w, 4 * w, post_convs=2, name="stage1", **options),
-            DecoderStage(4 * w, 2 * w, post_convs=1, name="stage2", **options),
-            DecoderStage(2 * w, 2 * w, post_convs=1, final=True, name="stage3", **options),
+            stage(8 * w, 4 * w, post_convs=2, name="stage1", **options),
+            stage(4 * w, 2 * w, post_convs=1, name="stage2", **options),
+            stage(2 * w, 2 * w, post_convs=1, final=True, name="stage3", **options),
         ]
 
     def call(self, target_features, fused, return_features=False):
