@@ -54,6 +54,10 @@ DEFAULT_DELTA = 0.05
 ADVERSARIAL_KINDS = ("bce", "lsgan", "hinge")
 #: The five terms, in the order :func:`generator_loss` reports them.
 TERMS = ("reconstruction", "histogram", "classification", "adversarial", "tv")
+#: The loss functions a notebook can replace with its own (``generator_loss(..., pieces=...)``, ``GanStep``), and
+#: how each is called: ``histogram(pred_ab, reference_ab)``, ``adversarial(fake_logits)`` (the generator's term),
+#: ``discriminator(real_logits, fake_logits)``. A piece replaces the term whatever ``adversarial_kind`` says.
+LOSS_PIECES = ("histogram", "adversarial", "discriminator")
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------
@@ -69,6 +73,22 @@ def _tensor(x, name: str, rank: int | None = None, last_dim: int | None = None):
     if last_dim is not None and shape and shape[-1] is not None and shape[-1] != last_dim:
         raise ConfigError(f"{name} must have {last_dim} channels in its last axis, got shape {shape}")
     return x
+
+
+def check_loss_pieces(pieces) -> dict:
+    """Validates ``{name: function}`` of :data:`LOSS_PIECES`; returns it as a dict (empty for None).
+
+    Raises:
+        ConfigError: an unknown name or something that is not callable.
+    """
+    pieces = dict(pieces or {})
+    for name, function in pieces.items():
+        if name not in LOSS_PIECES:
+            raise ConfigError(f"unknown loss piece {name!r}: the loss functions a notebook can replace are "
+                              f"{list(LOSS_PIECES)}")
+        if not callable(function):
+            raise ConfigError(f"loss piece {name!r} must be a function, got {function!r}")
+    return pieces
 
 
 def _check_positive(name: str, value) -> float:
@@ -454,7 +474,7 @@ class LossWeights:
 
 def generator_loss(outputs, target_ab, reference_ab=None, labels=None, fake_logits=None, weights=None, *,
                    scale_weights: Sequence[float] = DEFAULT_SCALE_WEIGHTS, delta: float = DEFAULT_DELTA,
-                   adversarial_kind: str = "bce", hist_eps: float = 1e-6):
+                   adversarial_kind: str = "bce", hist_eps: float = 1e-6, pieces=None):
     """The generator's total loss: ``Σ_t w_t · L_t`` over the five terms.
 
     ``total = w_rec·L_rec + w_hist·L_hist + w_cls·L_cls + w_adv·L_adv + w_tv·L_tv`` with
@@ -480,6 +500,8 @@ def generator_loss(outputs, target_ab, reference_ab=None, labels=None, fake_logi
         scale_weights, delta: of the reconstruction term.
         adversarial_kind: GAN objective (use the discriminator's).
         hist_eps: ε of the χ².
+        pieces: optional ``{"histogram": f, "adversarial": f}`` (:data:`LOSS_PIECES`): a notebook's own functions
+            in place of :func:`histogram_loss` and :func:`generator_adversarial_loss`.
 
     Returns:
         ``(total, terms)``: total is a scalar tensor; terms maps each computed term's name to its
@@ -489,6 +511,7 @@ def generator_loss(outputs, target_ab, reference_ab=None, labels=None, fake_logi
         ConfigError: bad weights, or reconstruction weighted but no ``target_ab``.
     """
     weights = LossWeights.coerce(weights)
+    pieces = check_loss_pieces(pieces)
     if not isinstance(outputs, Mapping) or "ab" not in outputs:
         raise ConfigError("generator_loss: outputs must be the generator's dict with at least an 'ab' entry")
     ab = _tensor(outputs["ab"], 'outputs["ab"]', rank=4, last_dim=2)
@@ -498,11 +521,13 @@ def generator_loss(outputs, target_ab, reference_ab=None, labels=None, fake_logi
             raise ConfigError("generator_loss: the reconstruction weight is > 0 but target_ab is None")
         terms["reconstruction"] = multiscale_smooth_l1(outputs, target_ab, scale_weights, delta)
     if weights.histogram > 0 and reference_ab is not None:
-        terms["histogram"] = histogram_loss(ab, reference_ab, hist_eps)
+        terms["histogram"] = (pieces["histogram"](ab, reference_ab) if "histogram" in pieces
+                              else histogram_loss(ab, reference_ab, hist_eps))
     if weights.classification > 0 and outputs.get("logits") is not None and labels is not None:
         terms["classification"] = classification_loss(outputs["logits"], labels)
     if weights.adversarial > 0 and fake_logits is not None:
-        terms["adversarial"] = generator_adversarial_loss(fake_logits, adversarial_kind)
+        terms["adversarial"] = (pieces["adversarial"](fake_logits) if "adversarial" in pieces
+                                else generator_adversarial_loss(fake_logits, adversarial_kind))
     if weights.tv > 0:
         terms["tv"] = total_variation(ab)
     total = ops.zeros((), dtype=ab.dtype)

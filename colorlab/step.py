@@ -168,6 +168,8 @@ class GanStep:
         loss_weights: the generator's fixed loss weights: a :class:`colorlab.losses.LossWeights`, a dict, or None
             (the defaults).
         adversarial_kind: the GAN objective, one of :data:`colorlab.losses.ADVERSARIAL_KINDS`.
+        loss_pieces: optional ``{name: function}`` of :data:`colorlab.losses.LOSS_PIECES`: a notebook's own
+            histogram, adversarial or discriminator loss in place of the package's (chapter 07).
         compile: compile :meth:`run` (``jax.jit`` / ``tf.function``). ``False`` runs it eagerly on TensorFlow
             (slower per step, but no tracing: it wins for a handful of steps). JAX always compiles.
         distribution: a :class:`colorlab.distribute.Distribution` (default: one device), under whose
@@ -183,7 +185,7 @@ class GanStep:
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss_weights=None,
-                 adversarial_kind: str = "bce", *, compile: bool = True, distribution=None):
+                 adversarial_kind: str = "bce", *, loss_pieces=None, compile: bool = True, distribution=None):
         from colorlab import losses
         from colorlab.distribute import Distribution
 
@@ -200,6 +202,7 @@ class GanStep:
         self.d_optimizer = d_optimizer
         self.loss_weights = losses.LossWeights.coerce(loss_weights)
         self.adversarial_kind = adversarial_kind
+        self.loss_pieces = losses.check_loss_pieces(loss_pieces)
         self.compile = bool(compile) or self.backend == "jax"
         self.distribution = Distribution() if distribution is None else distribution
         self._state = None      # JAX: the state's arrays while they are newer than the Keras variables
@@ -257,6 +260,8 @@ class GanStep:
         g_tv, g_ntv, d_tv, d_ntv = state[:4]
         target_l, reference_lab, target_ab, labels = (batch[key] for key in BATCH_KEYS)
         generator, discriminator, kind = self.generator, self.discriminator, self.adversarial_kind
+        pieces = self.loss_pieces
+        d_loss_fn = pieces.get("discriminator", lambda real, fake: losses.discriminator_loss(real, fake, kind))
         fixed = loss_weights is None
         weights = self.loss_weights if fixed else losses.LossWeights(**{name: 1.0 for name in losses.TERMS})
 
@@ -265,7 +270,8 @@ class GanStep:
             outputs = {key: ops.cast(value, "float32") for key, value in outputs.items()}
             fake_logits, _ = discriminator.stateless_call(d_tv, d_ntv, [target_l, outputs["ab"]], training=False)
             total, terms = losses.generator_loss(outputs, target_ab, reference_lab[..., 1:], labels,
-                                                 ops.cast(fake_logits, "float32"), weights, adversarial_kind=kind)
+                                                 ops.cast(fake_logits, "float32"), weights, adversarial_kind=kind,
+                                                 pieces=pieces)
             if not fixed:
                 total = ops.zeros((), "float32")
                 for index, name in enumerate(losses.TERMS):
@@ -282,7 +288,7 @@ class GanStep:
         def discriminator_loss(params):
             logits, new_d_ntv = discriminator.stateless_call(params, d_ntv, pair, training=True)
             logits = ops.cast(logits, "float32")
-            return losses.discriminator_loss(logits[:n], logits[n:], kind), new_d_ntv
+            return d_loss_fn(logits[:n], logits[n:]), new_d_ntv
 
         (d_loss, new_d_ntv), d_grads = value_and_grad(discriminator_loss, d_tv)
         metrics = {"loss": g_total, **{name: ops.cast(value, "float32") for name, value in terms.items()},

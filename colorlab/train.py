@@ -410,6 +410,8 @@ class Trainer:
             per step, but it skips the tracing (about 10 s for ``tiny`` on a 2-core CPU, measured), which wins for
             a handful of steps (tests, demos). JAX always compiles.
         progress: show a ``tqdm`` progress bar in :meth:`fit`.
+        step_class: a subclass of :class:`colorlab.step.GanStep` to train with (chapter 08's build-it exercise
+            writes its :meth:`~colorlab.step.GanStep.gradients`); None for the package's.
 
     Attributes:
         recipe: the :class:`TrainingRecipe`; config: its model config.
@@ -423,7 +425,8 @@ class Trainer:
     """
 
     def __init__(self, recipe, out_dir: str | os.PathLike, *, checkpoint_every: int = 500, log_every: int = 50,
-                 image_every: int = 500, distribute=None, compile: bool = True, progress: bool = True):
+                 image_every: int = 500, distribute=None, compile: bool = True, progress: bool = True,
+                 step_class=None):
         import keras
 
         from colorlab.distribute import Distribution
@@ -450,6 +453,8 @@ class Trainer:
         self.distribution.check_batch_size(recipe.batch_size)
         self.precision = resolve_precision(recipe.precision)
         self.progress = bool(progress)
+        if step_class is not None and not (isinstance(step_class, type) and issubclass(step_class, GanStep)):
+            raise ConfigError(f"Trainer: step_class must be a subclass of colorlab.step.GanStep, got {step_class!r}")
 
         config = recipe.config
         set_seed(recipe.seed)
@@ -464,9 +469,9 @@ class Trainer:
                                                      name="discriminator_adam")
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.core = GanStep(self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
-                            config.loss_weights, recipe.adversarial_kind, compile=compile,
-                            distribution=self.distribution)
+        self.core = (step_class or GanStep)(self.generator, self.discriminator, self.g_optimizer,
+                                            self.d_optimizer, config.loss_weights, recipe.adversarial_kind,
+                                            compile=compile, distribution=self.distribution)
 
         self.step = 0
         self.epoch = 0

@@ -110,3 +110,23 @@ def test_unsupported_settings_raise_config_errors(gan):
         step.GanStep(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer, adversarial_kind="wgan")
     with pytest.raises(ConfigError, match="Distribution"):
         step.GanStep(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer, distribution=object())
+
+
+def test_loss_pieces_replace_the_histogram_adversarial_and_discriminator_terms(gan):
+    """A notebook's own loss functions (chapter 07) are the ones the step differentiates."""
+    batch = _batch()
+    plain = gan.gradients(gan.state(), batch)
+    pieces = {"histogram": lambda pred, ref: 2.0 * losses.histogram_loss(pred, ref),
+              "adversarial": lambda fake: 3.0 * losses.generator_adversarial_loss(fake),
+              "discriminator": lambda real, fake: 4.0 * losses.discriminator_loss(real, fake)}
+    doubled = step.GanStep(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer,
+                           gan.loss_weights, loss_pieces=pieces, compile=False)
+    result = doubled.gradients(doubled.state(), batch)
+    for name, factor in (("histogram", 2.0), ("adversarial", 3.0), ("d_loss", 4.0)):
+        assert float(result.losses[name]) == pytest.approx(factor * float(plain.losses[name]), rel=1e-5)
+    for a, b in zip(result.discriminator, plain.discriminator):
+        np.testing.assert_allclose(np.asarray(a), 4.0 * np.asarray(b), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ConfigError, match="unknown loss piece 'tv'"):
+        step.GanStep(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer, loss_pieces={"tv": abs})
+    with pytest.raises(ConfigError, match="loss piece 'histogram' must be a function"):
+        losses.generator_loss({"ab": batch["target_ab"]}, batch["target_ab"], pieces={"histogram": 3})

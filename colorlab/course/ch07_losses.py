@@ -163,7 +163,7 @@ class _Trainer:
     """One configuration and batch shape: the models, their optimizers and the training step
     (:class:`colorlab.step.GanStep`, compiled once)."""
 
-    def __init__(self, config, side: int, adversarial_kind: str, seed: int):
+    def __init__(self, config, side: int, adversarial_kind: str, seed: int, loss_pieces: dict):
         from colorlab.step import GanStep
 
         self.config, self.side = config, side
@@ -173,7 +173,8 @@ class _Trainer:
         d_opt = keras.optimizers.Adam(2e-3, beta_1=0.5)
         g_opt.build(self.generator.trainable_variables)
         d_opt.build(self.discriminator.trainable_variables)
-        self.step = GanStep(self.generator, self.discriminator, g_opt, d_opt, adversarial_kind=adversarial_kind)
+        self.step = GanStep(self.generator, self.discriminator, g_opt, d_opt, adversarial_kind=adversarial_kind,
+                            loss_pieces=loss_pieces)
 
     def reset(self, seed: int, learning_rate: float, adversarial: bool) -> None:
         self.step.sync()
@@ -196,7 +197,8 @@ class _Trainer:
 
 
 def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict | None = None,
-                  config="tiny", learning_rate: float = 2e-3, adversarial_kind: str = "bce") -> dict:
+                  config="tiny", learning_rate: float = 2e-3, adversarial_kind: str = "bce",
+                  loss_pieces=None) -> dict:
     """Trains the tiny generator for ``steps`` steps on a fixed batch with weighted losses; returns the history.
 
     Each step (:class:`colorlab.step.GanStep`, the step :class:`colorlab.train.Trainer` runs): one forward pass of
@@ -221,6 +223,8 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
             number of toy labels), e.g. ``get_config("tiny", gate_value=1.0)`` for a run without the learned gate.
         learning_rate: Adam's learning rate (generator and discriminator).
         adversarial_kind: GAN objective, one of :data:`colorlab.losses.ADVERSARIAL_KINDS`.
+        loss_pieces: optional ``{name: function}`` of :data:`colorlab.losses.LOSS_PIECES` (the notebook's own
+            histogram and adversarial losses); a new set of functions compiles a new step.
 
     Returns:
         dict: ``"weights"`` {term: weight}; ``"steps"``; ``"total"`` float64 (steps,), the weighted sum at each
@@ -262,9 +266,11 @@ def train_briefly(weights=None, steps: int = 20, seed: int = 0, *, batch: dict |
     labels = np.asarray(batch["labels"], dtype=np.int32)
     config = config.replace(num_classes=int(labels.max()) + 1)
 
-    key = (json.dumps(config.to_dict(), sort_keys=True), tuple(a.shape for a in arrays), adversarial_kind)
+    pieces = losses.check_loss_pieces(loss_pieces)
+    key = (json.dumps(config.to_dict(), sort_keys=True), tuple(a.shape for a in arrays), adversarial_kind,
+           tuple(sorted((name, id(function)) for name, function in pieces.items())))
     if key not in _CACHE:
-        _CACHE[key] = _Trainer(config, arrays[0].shape[1], adversarial_kind, int(seed))
+        _CACHE[key] = _Trainer(config, arrays[0].shape[1], adversarial_kind, int(seed), pieces)
     trainer = _CACHE[key]
     trainer.reset(int(seed), float(learning_rate), weights["adversarial"] > 0)
 
