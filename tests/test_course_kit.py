@@ -85,7 +85,7 @@ def test_released_exercises_fall_back_and_the_solutions_pass(path, capsys):
     """Each exercise cell, run on its own: the course's solution passes its check; the student's stub falls back."""
     import keras
 
-    from colorlab import color
+    from colorlab import color, losses, models, step
 
     with open(path, encoding="utf-8") as handle:
         notebook = json.load(handle)
@@ -95,7 +95,8 @@ def test_released_exercises_fall_back_and_the_solutions_pass(path, capsys):
             continue
         chapter = re.search(r"\b(ch\d\d)\.check\(", _source(original)).group(1)
         for cell, expected in ((original, "✓ {}: correct"), (released, "✗ {}: not written yet")):
-            namespace = {"np": np, "to_numpy": keras.ops.convert_to_numpy, "color": color,
+            namespace = {"np": np, "to_numpy": keras.ops.convert_to_numpy, "color": color, "keras": keras,
+                         "ops": keras.ops, "models": models, "losses": losses, "step": step,
                          chapter: importlib.import_module(f"colorlab.exercises.{chapter}")}
             exec(_source(cell), namespace)
             printed = capsys.readouterr().out.splitlines()
@@ -108,7 +109,7 @@ def test_release_cli_writes_student_notebooks_and_never_overwrites_silently(tmp_
     out = tmp_path / "students"
     assert main(["course", "release", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.ipynb")) == [os.path.basename(p) for p in NOTEBOOKS]
-    assert "04_gcfn.ipynb: 2 solutions replaced by stubs" in capsys.readouterr().out
+    assert "04_gcfn.ipynb: 3 solutions replaced by stubs" in capsys.readouterr().out
     released = json.loads((out / "04_gcfn.ipynb").read_text(encoding="utf-8"))
     assert not any(kit.BEGIN in _source(cell) for cell in _cells(released))
 

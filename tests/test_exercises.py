@@ -1,6 +1,8 @@
 """Exercise checkers: every reference solution passes its own checker, wrong answers are rejected, stubs fall back.
 
-The generic tests run over every chapter module in ``CHAPTERS``; a new chapter adds its module name there.
+The generic tests run over every function exercise of every chapter module in ``exercise_params.CHAPTERS``. The
+build-it exercises (Keras layers, keras.ops functions, the training step) have their own tests in
+``tests/test_build_exercises.py``.
 Chapter-specific tests (reference solutions against hand-computed or scikit-image values) follow below.
 """
 
@@ -10,33 +12,10 @@ import numpy as np
 import pytest
 
 from colorlab.errors import ExerciseError
-from colorlab.exercises import FIX_HINT, GRADE_LOG
+from colorlab.exercises import FIX_HINT, GRADE_LOG, Exercise
+from exercise_params import CHAPTERS, exercise_params
 
-# A chapter with exercises adds "colorlab.exercises.chNN" here.
-CHAPTERS = [
-    "colorlab.exercises.ch01",
-    "colorlab.exercises.ch02",
-    "colorlab.exercises.ch05",
-    "colorlab.exercises.ch06",
-    "colorlab.exercises.ch07",
-    "colorlab.exercises.ch03",
-    "colorlab.exercises.ch04",
-    "colorlab.exercises.ch09",
-    "colorlab.exercises.ch08",
-    "colorlab.exercises.ch10",
-]
-
-
-def _exercises():
-    params = []
-    for module_name in CHAPTERS:
-        module = importlib.import_module(module_name)
-        for name in module.check.exercises:
-            params.append(pytest.param(module_name, name, id=f"{module_name.rsplit('.', 1)[-1]}-{name}"))
-    return params
-
-
-EXERCISES = _exercises()
+EXERCISES = exercise_params(Exercise)
 
 
 def _chapter(module_name, name):

@@ -12,11 +12,20 @@ Exercises (name: what the student writes), all in NumPy, for one image pair (no 
 * ``"softmax_temperature"``: ``softmax_temperature(correlation, tau) -> A`` — softmax over the last axis of
   ``correlation / tau``, computed stably (subtract each row's maximum first).
 * ``"warp"``: ``warp(attention, values) -> warped`` — ``A @ V``: ``(Lt, Lr), (Lr, C) -> (Lt, C)``.
+
+Build it, in Keras (a layer class, checked by values and gradients against the package's):
+
+* ``"Correspondence"``: a subclass of :class:`colorlab.models.Correspondence` whose three methods the student
+  writes in ``keras.ops``, for a batch: ``correlation(target_features, reference_features)``
+  ``(N, Ht, Wt, C), (N, Hr, Wr, C) -> (N, Ht*Wt, Hr*Wr)``; ``attention(correlation, reference_mask=None)`` (softmax
+  of ``correlation / self.temperature``; masked reference positions get exactly 0); ``warp(attention, values,
+  target_grid)`` ``-> (N, Ht, Wt, Cv)``. The notebook then builds its model with it.
 """
 
 import numpy as np
 
-from colorlab.exercises import Exercise, make_checker
+from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
+from colorlab.models.correspondence import Correspondence
 
 __all__ = ["cosine_correlation", "softmax_temperature", "warp", "EXERCISES", "check"]
 
@@ -74,6 +83,26 @@ def warp(attention, values):
     return np.asarray(attention, dtype=np.float64) @ np.asarray(values, dtype=np.float64)
 
 
+def _correspondence_probes(rng):
+    """Calls of the three methods on a batch of 2, target grid 3 x 4, reference grid 5 x 2."""
+    t = rng.normal(size=(2, 3, 4, 6)).astype("float32")
+    r = rng.normal(size=(2, 5, 2, 6)).astype("float32")
+    cosines = np.tanh(rng.normal(size=(2, 12, 10))).astype("float32")
+    mask = (rng.uniform(size=(2, 5, 2)) > 0.3).astype("float32")
+    mask[:, 0, 0] = 1.0                                  # every reference keeps a real position
+    attention = rng.dirichlet(np.ones(10), size=(2, 12)).astype("float32")
+    values = rng.normal(size=(2, 5, 2, 3)).astype("float32")
+    return [
+        Probe("correlation(target_features, reference_features)", lambda layer, a, b: layer.correlation(a, b),
+              (t, r), (0, 1), ("target_features", "reference_features")),
+        Probe("attention(correlation)", lambda layer, c: layer.attention(c), (cosines,), (0,), ("correlation",)),
+        Probe("attention(correlation, reference_mask)", lambda layer, c, m: layer.attention(c, m),
+              (cosines, mask), (0,), ("correlation", "reference_mask")),
+        Probe("warp(attention, values, (3, 4))", lambda layer, a, v: layer.warp(a, v, (3, 4)),
+              (attention, values), (0, 1), ("attention", "values")),
+    ]
+
+
 def _cases():
     rng = np.random.default_rng(3)
     # Hand-checkable: orthogonal and opposite vectors, a scaled copy (cosine 1), a zero vector (cosine 0).
@@ -89,6 +118,10 @@ def _cases():
         Exercise("softmax_temperature", softmax_temperature,
                  [(cosines, 1.0), (cosines, 0.01), (near_one, 0.001), (np.array([0.9, 0.8, 0.5]), 0.1)]),
         Exercise("warp", warp, [(one_hot, rng.normal(size=(4, 2))), (attention, rng.normal(size=(8, 3)))]),
+        # Two temperatures, so a softmax that ignores self.temperature fails.
+        BuildExercise("Correspondence", Correspondence,
+                      [BuildCase(lambda cls: cls(0.5), _correspondence_probes(rng)),
+                       BuildCase(lambda cls: cls(0.1), _correspondence_probes(rng))]),
     ]
 
 

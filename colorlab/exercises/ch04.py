@@ -12,11 +12,18 @@ Exercises (name: what the student writes), in NumPy:
 * ``"gated_fusion"``: ``gated_fusion(warped, global_, omega) -> fused`` —
   ``warped * omega + global_ * (1 - omega)``, with ``warped`` ``(..., C)``, ``global_`` ``(C,)`` (the same
   vector for every position) and ``omega`` ``(...)`` (one gate value per position).
+
+Build it, in Keras (a layer class, checked by values and gradients against the package's):
+
+* ``"GatedFusion"``: a ``keras.layers.Layer`` whose ``call(warped, global_vector, omega)`` fuses one scale of a
+  batch — ``warped`` ``(N, h, w, C)``, ``global_vector`` ``(N, C)``, ``omega`` ``(N, h, w, 1)`` — as
+  :class:`colorlab.models.GatedFusion` does. The notebook then builds its model with it.
 """
 
 import numpy as np
 
-from colorlab.exercises import Exercise, make_checker
+from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
+from colorlab.models.gcfn import GatedFusion
 
 __all__ = ["entropy", "gated_fusion", "EXERCISES", "check"]
 
@@ -53,6 +60,15 @@ def gated_fusion(warped, global_, omega):
     return np.asarray(warped, np.float64) * omega + np.asarray(global_, np.float64) * (1.0 - omega)
 
 
+def _fusion_probe(shape, rng):
+    n, h, w, c = shape
+    inputs = (rng.normal(size=shape).astype("float32"), rng.normal(size=(n, c)).astype("float32"),
+              rng.uniform(size=(n, h, w, 1)).astype("float32"))
+    return Probe(f"call(warped {shape}, global_vector {(n, c)}, omega {(n, h, w, 1)})",
+                 lambda layer, warped, global_vector, omega: layer(warped, global_vector, omega), inputs, (0, 1, 2),
+                 ("warped", "global_vector", "omega"))
+
+
 def _cases():
     rng = np.random.default_rng(4)
     hand = np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])   # 0, 1, 0.5
@@ -63,6 +79,9 @@ def _cases():
         Exercise("gated_fusion", gated_fusion,
                  [(np.array([[2.0, 4.0], [1.0, -1.0]]), np.array([0.0, 10.0]), np.array([1.0, 0.25])),
                   (warped, rng.normal(size=5), rng.uniform(size=(3, 4)))]),
+        BuildExercise("GatedFusion", GatedFusion,
+                      [BuildCase(lambda cls: cls(), [_fusion_probe((2, 3, 4, 5), rng),
+                                                     _fusion_probe((1, 2, 2, 3), rng)])]),
     ]
 
 

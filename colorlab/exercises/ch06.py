@@ -12,12 +12,23 @@ Exercises (name: what the student writes):
 * ``"output_size"``: ``output_size(n, kernel_sizes, strides, padding) -> int`` — the side of the output map
   after the stack, every layer padded by ``padding`` on each side: ``n ← ⌊(n + 2p − k)/s⌋ + 1`` per layer.
 
-The reference solutions are plain Python; ``tests/test_course_ch05_ch06.py`` checks them against
-:func:`colorlab.models.discriminator.receptive_field`, :meth:`PatchDiscriminator.output_size` and the pix2pix
-numbers (70 × 70 windows, 30 × 30 logits for a 256² input).
+Build it, in Keras (a class, checked by values and gradients against the package's):
+
+* ``"PatchDiscriminator"``: a subclass of :class:`colorlab.models.PatchDiscriminator` whose ``layer_stack()`` the
+  student writes for the spectral-norm discriminator: per convolution a ``ZeroPadding2D``, a
+  :class:`~colorlab.models.SpectralConv2D` (4 x 4, strides ``2, ..., 2, 1, 1``, widths ``width * min(2^i, 8)``
+  and 1 for the logits) and a ``LeakyReLU(0.2)`` after every convolution but the last. The notebook then measures
+  the receptive field on it.
+
+The reference solutions of the function exercises are plain Python; ``tests/test_course_ch05_ch06.py`` checks them
+against :func:`colorlab.models.discriminator.receptive_field`, :meth:`PatchDiscriminator.output_size` and the
+pix2pix numbers (70 × 70 windows, 30 × 30 logits for a 256² input).
 """
 
-from colorlab.exercises import Exercise, make_checker
+import numpy as np
+
+from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
+from colorlab.models.discriminator import PatchDiscriminator
 
 __all__ = ["receptive_field", "output_size", "EXERCISES", "check"]
 
@@ -55,7 +66,13 @@ def output_size(n, kernel_sizes, strides, padding):
 _PIX2PIX = ([4] * 5, [2, 2, 2, 1, 1])
 
 
+def _logits_probe(rng, shape):
+    x = rng.normal(size=shape).astype("float32")
+    return Probe(f"call(inputs {shape})", lambda layer, inputs: layer(inputs), (x,), (0,), ("inputs",))
+
+
 def _cases():
+    rng = np.random.default_rng(6)
     return [
         # Hand-checked: pix2pix's stack → 70; three 3x3 stride-1 convs → 1 + 2 + 2 + 2 = 7;
         # 3x3, 3x3, a 2x2 stride-2 pool, 3x3 → 1 + 2 + 2 + 1 + 2·2 = 10; 7/2, 3/2, 3/1 → 1 + 6 + 2·2 + 2·4 = 19.
@@ -67,6 +84,10 @@ def _cases():
         Exercise("output_size", output_size,
                  [(256, *_PIX2PIX, 1), (128, *_PIX2PIX, 1), (32, *_PIX2PIX, 1), (70, *_PIX2PIX, 0),
                   (100, [3, 3, 3], [2, 2, 2], 1)], rtol=0.0, atol=0.0),
+        BuildExercise("PatchDiscriminator", PatchDiscriminator,
+                      [BuildCase(lambda cls: cls(width=4, n_layers=2), [_logits_probe(rng, (2, 24, 24, 3))]),
+                       BuildCase(lambda cls: cls(width=2, n_layers=3), [_logits_probe(rng, (1, 40, 32, 3))])],
+                      atol=1e-4, rtol=1e-4, grad_atol=1e-3, grad_rtol=1e-3),
     ]
 
 

@@ -16,13 +16,23 @@ Exercises (name: what the student writes):
   horizontal neighbours of an ``(N, H, W, C)`` array, every pair counted once
   (:func:`colorlab.losses.total_variation`).
 
-The reference solutions are plain NumPy, written independently of :mod:`colorlab.losses` (the tests compare the
-two), so importing this module stays light.
+Build it, in ``keras.ops`` (functions checked by values and gradients against :mod:`colorlab.losses`; the
+chapter's training runs then use them through ``train_briefly(..., loss_pieces=...)``):
+
+* ``"histogram_loss"``: ``histogram_loss(pred_ab, reference_ab) -> scalar`` — the mean χ² between the soft
+  21 x 21 ab histograms (Gaussian binning, σ = 5.5 Lab units) of ``(N, H, W, 2)`` and ``(N, h, w, 2)`` ab in
+  model units (:func:`colorlab.losses.histogram_loss`).
+* ``"generator_adversarial_loss"``: ``(fake_logits) -> scalar`` — the non-saturating ``mean(softplus(−f))``.
+* ``"discriminator_loss"``: ``(real_logits, fake_logits) -> scalar`` — ``mean(softplus(−r)) + mean(softplus(f))``.
+
+The reference solutions of the NumPy exercises are written independently of :mod:`colorlab.losses` (the tests
+compare the two).
 """
 
 import numpy as np
 
-from colorlab.exercises import Exercise, make_checker
+from colorlab import losses
+from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
 
 __all__ = ["smooth_l1", "chi_square", "total_variation", "EXERCISES", "check"]
 
@@ -78,6 +88,31 @@ def total_variation(x):
     return np.asarray((vertical + horizontal) / (n * c * ((h - 1) * w + h * (w - 1))))
 
 
+def _function_exercise(name, reference, probes):
+    return BuildExercise(name, reference, [BuildCase(lambda function: function, probes)],
+                         rtol=1e-4, atol=1e-5, grad_rtol=1e-3, grad_atol=1e-4)
+
+
+def _loss_probes(rng):
+    pred = rng.uniform(-0.9, 0.9, size=(2, 6, 5, 2)).astype("float32")
+    reference = rng.uniform(-0.6, 0.6, size=(2, 4, 4, 2)).astype("float32")
+    real = rng.normal(0.0, 2.0, size=(2, 3, 3, 1)).astype("float32")
+    fake = rng.normal(0.0, 2.0, size=(2, 3, 3, 1)).astype("float32")
+    histogram = [Probe("histogram_loss(pred_ab, reference_ab)", lambda f, a, b: f(a, b), (pred, reference), (0, 1),
+                       ("pred_ab", "reference_ab")),
+                 Probe("histogram_loss(pred_ab, pred_ab)", lambda f, a: f(a, a), (pred,), (0,), ("pred_ab",))]
+    # Confident logits (|f| = 100): log(sigmoid(f)) underflows to log(0) in float32; softplus does not.
+    confident = np.array([100.0, -100.0, 3.0, -3.0], "float32").reshape(1, 2, 2, 1)
+    generator = [Probe("generator_adversarial_loss(fake_logits)", lambda f, x: f(x), (fake,), (0,), ("fake_logits",)),
+                 Probe("generator_adversarial_loss(confident logits)", lambda f, x: f(x), (confident,), (0,),
+                       ("fake_logits",))]
+    discriminator = [Probe("discriminator_loss(real_logits, fake_logits)", lambda f, r, x: f(r, x), (real, fake),
+                           (0, 1), ("real_logits", "fake_logits")),
+                     Probe("discriminator_loss(confident logits)", lambda f, r, x: f(r, x), (confident, -confident),
+                           (0, 1), ("real_logits", "fake_logits"))]
+    return histogram, generator, discriminator
+
+
 def _cases():
     rng = np.random.default_rng(7)
     # Hand values (δ = 0.05): ℓ(0) = 0, ℓ(0.02) = 0.004, ℓ(−0.05) = 0.025, ℓ(0.1) = 0.075, ℓ(−0.3) = 0.275.
@@ -93,10 +128,14 @@ def _cases():
     # Hand value: one 2×2 channel [[0, 1], [0, 1]]: vertical jumps 0, 0; horizontal 1, 1 → 2 / 4 pairs = 0.5.
     tv_hand = np.array([[0.0, 1.0], [0.0, 1.0]]).reshape(1, 2, 2, 1)
     tv_random = rng.normal(0.0, 0.3, size=(2, 5, 4, 2))
+    histogram, generator, discriminator = _loss_probes(rng)
     return [
         Exercise("smooth_l1", smooth_l1, [(errors,), (random_errors, 0.2)], rtol=1e-6, atol=1e-9),
         Exercise("chi_square", chi_square, [(p_hand, q_hand), (p_random, q_random)], rtol=1e-4, atol=1e-6),
         Exercise("total_variation", total_variation, [(tv_hand,), (tv_random,)], rtol=1e-6, atol=1e-9),
+        _function_exercise("histogram_loss", losses.histogram_loss, histogram),
+        _function_exercise("generator_adversarial_loss", losses.generator_adversarial_loss, generator),
+        _function_exercise("discriminator_loss", losses.discriminator_loss, discriminator),
     ]
 
 

@@ -16,13 +16,22 @@ Exercises (name: what the student writes):
   cross-entropy on patch logits, ``mean(softplus(−r)) + mean(softplus(f))``
   (:func:`colorlab.losses.discriminator_loss` with ``kind="bce"``), where ``softplus(x) = log(1 + eˣ)``.
 
-The reference solutions are plain NumPy, written independently of :mod:`colorlab.losses` (the tests compare the
-two), so importing this module stays light.
+Build it, in Keras (a class, checked against :class:`colorlab.step.GanStep` on the same models and batch):
+
+* ``"GanStep"``: a subclass of :class:`colorlab.step.GanStep` whose ``gradients(state, batch)`` the student
+  writes: the generator's forward pass and weighted loss through ``stateless_call``, its gradient, the
+  discriminator's loss on the real and the (detached) generated colourings in one call, its gradient. Every
+  loss, gradient and new non-trainable value must match the package's. The notebook then trains with it
+  (``Trainer(..., step_class=...)``).
+
+The reference solutions of the NumPy exercises are written independently of :mod:`colorlab.losses` (the tests
+compare the two).
 """
 
 import numpy as np
 
-from colorlab.exercises import Exercise, make_checker
+from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
+from colorlab.step import GanStep
 
 __all__ = ["total_generator_loss", "discriminator_bce", "EXERCISES", "check"]
 
@@ -69,6 +78,41 @@ _DEFAULT_WEIGHTS = {"reconstruction": 1.0, "histogram": 0.5, "classification": 0
                     "tv": 0.1}
 
 
+class _TinyGan:
+    """The tiny generator and discriminator both steps share (made on first use: building them takes a second)."""
+
+    def __init__(self):
+        self.models = None
+
+    def build(self, step_class):
+        import keras
+
+        from colorlab.models import PatchDiscriminator, build_gray2colornet, get_config
+        from colorlab.step import set_seed
+
+        if self.models is None:
+            config = get_config("tiny", num_classes=3)
+            set_seed(8)
+            generator = build_gray2colornet(config)
+            discriminator = PatchDiscriminator.from_model_config(config)
+            discriminator(keras.KerasTensor((1, config.image_size, config.image_size, 3)))
+            self.models = (generator, discriminator, config.loss_weights)
+        generator, discriminator, weights = self.models
+        optimizers = [keras.optimizers.Adam(1e-3) for _ in range(2)]
+        optimizers[0].build(generator.trainable_variables)
+        optimizers[1].build(discriminator.trainable_variables)
+        return step_class(generator, discriminator, *optimizers, weights, compile=False)
+
+
+def _step_probe(rng):
+    batch = {"target_l": rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32"),
+             "reference_lab": rng.uniform(-0.5, 0.5, (2, 32, 32, 3)).astype("float32"),
+             "target_ab": rng.uniform(-0.3, 0.3, (2, 32, 32, 2)).astype("float32"),
+             "label": np.array([0, 2], "int32")}
+    return Probe("gradients(state, batch)", lambda gan, batch: gan.gradients(gan.state(), batch), (batch,), (),
+                 ("batch",))
+
+
 def _cases():
     rng = np.random.default_rng(8)
     # Hand value (a row of a laptop run's metrics.csv, rounded): 0.1623 + 0.5·0.3258 + 0.01·2.9869 + 0.01·0.8670
@@ -86,7 +130,10 @@ def _cases():
     # Very confident logits: softplus must not overflow (softplus(-40) ≈ 4e-18, softplus(40) ≈ 40).
     confident_real = np.full((1, 2, 2, 1), 40.0)
     confident_fake = np.full((1, 2, 2, 1), 40.0)
+    step_probe = _step_probe(rng)
     return [
+        BuildExercise("GanStep", GanStep, [BuildCase(_TinyGan().build, [step_probe])],
+                      rtol=1e-4, atol=1e-5),
         Exercise("total_generator_loss", total_generator_loss,
                  [(logged, _DEFAULT_WEIGHTS), (no_head, no_head_weights)], rtol=1e-9, atol=1e-9),
         Exercise("discriminator_bce", discriminator_bce,
