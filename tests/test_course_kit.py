@@ -208,3 +208,16 @@ def test_grade_refuses_what_it_cannot_grade_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "not a Jupyter notebook" in error
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_a_released_chapter_runs_to_the_end_on_the_package_pieces(tmp_path):
+    """The whole student version of chapter 06 (two NumPy stubs and the discriminator's layer stack) executes in
+    quick mode: every check reports 'unwritten', and the chapter goes on, on the package's discriminator."""
+    pytest.importorskip("nbclient")
+    source = next(path for path in NOTEBOOKS if os.path.basename(path).startswith("06_"))
+    [(student, removed)] = kit.release([source], tmp_path)
+    assert removed == 3
+    rows = kit.grade_notebook(student, quick=True, timeout=600)
+    assert [(row.exercise, row.status) for row in rows] == [
+        ("receptive_field", "unwritten"), ("output_size", "unwritten"), ("PatchDiscriminator", "unwritten")]
+    assert {row.error for row in rows} == {""}, "the released chapter must run to its end"
