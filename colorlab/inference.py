@@ -24,7 +24,9 @@ What happens (the last two steps, and the optional adaptation, are ours):
    large an input is refused in one line; matching above its limit makes both working sizes smaller).
 3. **The model** predicts ab at the working size (Lab scaling of the official code: ``L/50 - 1``, ``ab/110``).
    With ``adapt=N`` (ours, :mod:`colorlab.adapt`), a copy of the model is first fine-tuned for N steps on pairs
-   cut from the reference alone, and that copy predicts.
+   cut from the reference alone, and that copy predicts; with ``adapt_options={"min_match": m}`` only when the
+   reference matches the target (:meth:`Colorizer.match` >= m): adapting to a reference without the target's
+   colours hurts.
 4. **Guided upsampling** (ours): ab is brought to the full resolution *guided by the full-resolution L*, with
    He, Sun & Tang's guided filter (ECCV 2010 / TPAMI 2013) in its fast, upsampling form (He & Sun 2015, "Fast
    Guided Filter"): at the working size, each window fits ab as a linear function of L, ``ab ~ A L + B``; the
@@ -332,6 +334,13 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
 
 
 # ------------------------------------------------------------------------------------------- the pipeline
+#: Adaptation is skipped when the reference matches the target worse than this (:meth:`Colorizer.match`: the mean
+#: over target positions of the best cosine between the trained model's matching features). -1: always adapt. The
+#: scale depends on the weights' features; for the demo weights, other views of the target's scene score about 0.6
+#: and other photos about 0.46 on the corpus's dev split, and ``min_match=0.5`` keeps adaptation from making
+#: "other photo" pairs worse (``docs/adapt_study.md``).
+DEFAULT_MIN_MATCH = -1.0
+
 def _check_options(strength, working_size, budget, adapt=0, seed=0) -> None:
     if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
             or not np.isfinite(strength) or strength < 0:
@@ -377,7 +386,9 @@ class Colorizer:
             weights as they are.
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
         adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
-            ``batch_size``, ``parts``, ``min_crop``); ``None``: its defaults.
+            ``batch_size``, ``parts``, ``min_crop``; ``None``: its defaults), and ``min_match`` (default
+            :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the target is known, adaptation is skipped for a
+            reference whose :meth:`match` with it is lower.
 
     Attributes:
         trained: the :class:`~colorlab.models.Gray2ColorNet` as loaded; never modified.
@@ -387,6 +398,8 @@ class Colorizer:
         working_size: int.
         budget: :class:`WorkBudget`.
         adapt, seed: int.
+        min_match: float.
+        last_match: the :meth:`match` :meth:`use_reference` measured last (None if it measured none).
 
     Raises:
         ConfigError: bad ``strength``, ``working_size``, ``config``, ``weights`` or adaptation argument.
@@ -399,10 +412,16 @@ class Colorizer:
 
         _check_options(strength, working_size, budget, adapt, seed)
         options = dict(adapt_options or {})
-        unknown = sorted(set(options) - {"learning_rate", "batch_size", "parts", "min_crop"})
+        unknown = sorted(set(options) - {"learning_rate", "batch_size", "parts", "min_crop", "min_match"})
         if unknown:
             raise ConfigError(f"colorize: unknown adapt_options {unknown}; known: batch_size, learning_rate, "
-                              "min_crop, parts")
+                              "min_crop, min_match, parts")
+        min_match = options.pop("min_match", DEFAULT_MIN_MATCH)
+        if isinstance(min_match, bool) or not isinstance(min_match, (int, float, np.floating, np.integer)) \
+                or not -1.0 <= float(min_match) <= 1.0:
+            raise ConfigError(f"colorize: adapt_options min_match must be a number in [-1, 1] (a cosine; -1 "
+                              f"always adapts), got {min_match!r}")
+        self.min_match = float(min_match)
         self.trained = self.model = load_generator(weights, config)
         self.config = self.model.config
         self.strength = float(strength)
@@ -415,7 +434,8 @@ class Colorizer:
             from colorlab.adapt import ReferenceAdapter
 
             self._adapter = ReferenceAdapter(self.trained, steps=self.adapt, seed=self.seed, **options)
-        self._adapted_to = None
+        self._adapted = None          # (reference key, adapted copy) of the last adaptation
+        self.last_match = None
 
     def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], *, target: str = "the target",
              reference: str = "the reference") -> WorkPlan:
@@ -457,14 +477,35 @@ class Colorizer:
         lab[..., 1:] /= 110.0
         return lab.astype(np.float32)
 
-    def use_reference(self, reference_lab: np.ndarray, *, progress: bool = False):
+    def match(self, l_small: np.ndarray, reference_lab: np.ndarray) -> float:
+        """How well the reference matches the target, in the trained model's eyes: for each target position the
+        cosine of its best match among the reference positions (the correspondence of chapter 03), averaged over
+        the target. High when the reference shows the target's scene, low for an unrelated photo.
+
+        Args:
+            l_small: ``(h, w)`` L* at the working size.
+            reference_lab: ``(h_r, w_r, 3)`` from :meth:`prepare_reference`.
+
+        Returns:
+            A float in [-1, 1].
+        """
+        from colorlab.models import explain
+
+        target_l = (np.asarray(l_small, dtype=np.float32) / 50.0 - 1.0)[None, ..., None]
+        info = explain(self.trained, target_l, np.asarray(reference_lab, dtype=np.float32)[None], per_level=False)
+        return float(np.mean(np.max(info["correlation"][0], axis=-1)))
+
+    def use_reference(self, reference_lab: np.ndarray, l_small: np.ndarray | None = None, *,
+                      progress: bool = False):
         """Makes :attr:`model` the network for this reference: with :attr:`adapt` > 0, a copy of :attr:`trained`
         adapted to it (:class:`colorlab.adapt.ReferenceAdapter`, :attr:`adapt` steps on pairs cut from the
         reference alone; done once per reference: the same array again reuses the adapted copy); with 0, the
-        trained model.
+        trained model. Given the target, a reference whose :meth:`match` is below :attr:`min_match` is not
+        adapted to: the trained model colours it.
 
         Args:
             reference_lab: ``(h_r, w_r, 3)`` from :meth:`prepare_reference`.
+            l_small: the target's ``(h, w)`` L* at the working size, or None (adapt without asking).
             progress: show the adaptation's progress bar (tqdm, stderr).
 
         Returns:
@@ -472,10 +513,16 @@ class Colorizer:
         """
         if self.adapt == 0:
             return self.model
+        self.last_match = None
+        if l_small is not None and self.min_match > -1.0:
+            self.last_match = self.match(l_small, reference_lab)
+            if self.last_match < self.min_match:
+                self.model = self.trained
+                return self.model
         key = (reference_lab.shape, hashlib.sha256(np.ascontiguousarray(reference_lab).tobytes()).hexdigest())
-        if key != self._adapted_to:
-            self.model = self._adapter.adapt(reference_lab, progress=progress)
-            self._adapted_to = key
+        if self._adapted is None or self._adapted[0] != key:
+            self._adapted = (key, self._adapter.adapt(reference_lab, progress=progress))
+        self.model = self._adapted[1]
         return self.model
 
     def colour(self, target_rgb: np.ndarray, reference_rgb: np.ndarray, *, progress: bool = False) -> np.ndarray:
@@ -618,7 +665,7 @@ def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray,
     """The pipeline from the target's L* ``(H, W)`` and the reference ``(H', W', 3)`` at the shapes of ``plan``."""
     l_small = colorizer.working_lightness(l_full, plan.target)                # (h, w)
     reference_lab = colorizer.prepare_reference(reference_rgb, plan.reference)  # (h_r, w_r, 3) normalised Lab
-    colorizer.use_reference(reference_lab, progress=progress)                 # adapts a copy when adapt > 0
+    colorizer.use_reference(reference_lab, l_small, progress=progress)        # adapts a copy when adapt > 0
     ab_small = colorizer.predict_ab(l_small[None], reference_lab)[0]          # (h, w, 2), Lab units
     return Image.fromarray(colorizer.finish(l_full, l_small, ab_small), mode="RGB")
 

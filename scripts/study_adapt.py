@@ -4,8 +4,9 @@
     python scripts/study_adapt.py --data corpus --out studies/adapt \\
         --setting none=0 --setting dec20=20:decoder:3e-4 --setting all20=20:all:1e-4 [--protocol view]
 
-Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP]]] (PARTS "all" or "decoder"; defaults: those of
-colorlab.adapt.ReferenceAdapter). Every setting colours the same pairs (colorlab.evaluate.dev_pairs of --split,
+Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
+those of colorlab.adapt.ReferenceAdapter; MIN_MATCH: skip the adaptation when the trained model's match of the
+reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs (colorlab.evaluate.dev_pairs of --split,
 default val: tune here, never on test) with the same weights (default: the demo weights) through
 colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et al. (2002) runs once as the
 reference point.
@@ -34,11 +35,12 @@ FIELDS = ("pair", "protocol", "method", "psnr", "ssim", "ciede2000", "colourfuln
 
 
 def parse_setting(text: str) -> tuple[str, int, dict]:
-    """``NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]`` -> (name, steps, ReferenceAdapter options)."""
+    """``NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]`` -> (name, steps, Colorizer adapt_options)."""
     name, _, spec = text.partition("=")
     fields = spec.split(":") if spec else []
     if not name or not fields or not fields[0].isdigit():
-        raise SystemExit(f"study_adapt: --setting {text!r}: expected NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]")
+        raise SystemExit(f"study_adapt: --setting {text!r}: expected "
+                         "NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]")
     options = {}
     if len(fields) > 1:
         options["parts"] = fields[1]
@@ -46,6 +48,8 @@ def parse_setting(text: str) -> tuple[str, int, dict]:
         options["learning_rate"] = float(fields[2])
     if len(fields) > 3:
         options["min_crop"] = float(fields[3])
+    if len(fields) > 4:
+        options["min_match"] = float(fields[4])
     return name, int(fields[0]), options
 
 
@@ -83,7 +87,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the corpus (a Places365-layout folder)")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the rows and the summary")
-    parser.add_argument("--setting", action="append", required=True, help="NAME=STEPS[:PARTS[:LR[:MIN_CROP]]]")
+    parser.add_argument("--setting", action="append", required=True,
+                        help="NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]")
     parser.add_argument("--protocol", default="view", choices=("view", "other"))
     parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--weights", default=None, help="generator weights (default: the demo weights)")

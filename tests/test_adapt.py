@@ -235,3 +235,36 @@ def test_a_clip_adapts_once_for_all_its_frames(model, photos, adapt_calls, monke
     adapted = colorize_frames(frames, photos[1], weights=model, batch_size=2, adapt=2)
     assert len(calls) == 1 and adapted.shape == plain.shape and not np.array_equal(adapted, plain)
     assert len(used) == 2      # once per clip (the reference is looked up once, not once per batch of frames)
+
+
+def test_adaptation_is_skipped_for_a_reference_that_does_not_match(model, photos, adapt_calls):
+    """min_match: the trained model's match decides; 1.0 never adapts, -1 always does; bad values are refused."""
+    from colorlab.inference import Colorizer
+
+    target, reference = photos
+    strict = Colorizer(model, adapt=2, adapt_options={"min_match": 1.0})
+    l_small = strict.working_lightness(target[..., 0] * 100.0)
+    reference_lab = strict.prepare_reference(reference)
+    assert strict.use_reference(reference_lab, l_small) is strict.trained and adapt_calls == []
+    assert -1.0 <= strict.last_match < 1.0
+    assert strict.use_reference(reference_lab) is not strict.trained and len(adapt_calls) == 1   # no target: adapts
+    always = Colorizer(model, adapt=2, adapt_options={"min_match": -1.0})
+    assert always.use_reference(reference_lab, l_small) is not always.trained and always.last_match is None
+    for bad in (1.5, "high", True):
+        with pytest.raises(ConfigError, match="min_match must be a number in"):
+            Colorizer(model, adapt=2, adapt_options={"min_match": bad})
+
+
+def test_a_reference_matches_itself_better_than_noise(model, photos):
+    """Identical patches have identical features (cosine 1): the target's own colour picture matches it
+    perfectly, a noise reference does not."""
+    from colorlab.inference import Colorizer
+
+    target, reference = photos
+    from colorlab.cie import image_lightness
+
+    colorizer = Colorizer(model)
+    l_small = colorizer.working_lightness(image_lightness(target))
+    itself = colorizer.match(l_small, colorizer.prepare_reference(target, l_small.shape))
+    noise = colorizer.match(l_small, colorizer.prepare_reference(reference, l_small.shape))
+    assert itself == pytest.approx(1.0, abs=1e-4) and noise < itself - 0.05

@@ -28,6 +28,7 @@ def test_settings_parse_and_bad_ones_are_refused(script):
     assert script.parse_setting("none=0") == ("none", 0, {})
     assert script.parse_setting("d=20:decoder:3e-4:0.8") == (
         "d", 20, {"parts": "decoder", "learning_rate": 3e-4, "min_crop": 0.8})
+    assert script.parse_setting("g=20:decoder:3e-4:0.5:0.5")[2]["min_match"] == 0.5
     for bad in ("20", "x=", "x=a:decoder"):
         with pytest.raises(SystemExit, match="expected NAME=STEPS"):
             script.parse_setting(bad)
