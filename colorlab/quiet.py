@@ -18,18 +18,21 @@ first ``import tensorflow``, however it happens (Keras' TensorFlow backend, ``tf
 file descriptor 2 is pointed at a temporary file while TensorFlow loads and lists its devices (where the CUDA probe
 happens), and afterwards every captured line is written back to ``sys.stderr`` except the start-up notices
 (:func:`is_startup_notice`). Real errors stay visible. Set ``COLORLAB_TENSORFLOW_LOGS=1`` to see everything.
-Import ``colorlab`` before TensorFlow for this to apply. Standard library only.
+Import ``colorlab`` before TensorFlow for this to apply. :func:`filtered_stderr` does the same around any block:
+:class:`colorlab.step.GanStep` runs its compiled step in it whenever the step may be traced and optimised anew.
+Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import os
 import re
 import sys
 import tempfile
 
-__all__ = ["install", "is_startup_notice", "ENV_SHOW_ALL"]
+__all__ = ["install", "is_startup_notice", "filtered_stderr", "ENV_SHOW_ALL"]
 
 #: Set this environment variable to ``1`` to let every TensorFlow start-up line through.
 ENV_SHOW_ALL = "COLORLAB_TENSORFLOW_LOGS"
@@ -42,14 +45,41 @@ _NOTICES = re.compile(
     r"failed call to cuInit"
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|TF-TRT Warning: Could not find TensorRT"
-    r"|computation placer already registered)"
+    r"|computation placer already registered"
+    r"|remapper failed: INVALID_ARGUMENT: Mutation::Apply error: fanout )"  # Grappler: one fusion skipped
 )
 
 
 def is_startup_notice(line: str) -> bool:
-    """Whether ``line`` (one line of stderr, without its newline) is one of TensorFlow's harmless start-up notices:
-    Abseil's pre-initialisation warning, an INFO line, the CPU-feature hint, or a missing-GPU/TensorRT message."""
+    """Whether ``line`` (one line of stderr, without its newline) is one of TensorFlow's harmless notices: Abseil's
+    pre-initialisation warning, an INFO line, the CPU-feature hint, a missing-GPU/TensorRT message, or Grappler's
+    remapper giving up on one fusion when it first optimises a compiled training step (the graph then runs without
+    that fusion; the same numbers)."""
     return bool(_NOTICES.match(line))
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Runs the block with file descriptor 2 (where TensorFlow's C++ writes) captured, then writes every captured
+    line back to ``sys.stderr`` except the harmless notices (:func:`is_startup_notice`). With
+    ``COLORLAB_TENSORFLOW_LOGS=1`` it captures nothing."""
+    if os.environ.get(ENV_SHOW_ALL) == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines() if not is_startup_notice(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -62,24 +92,12 @@ class _QuietLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        sys.stderr.flush()
-        saved = os.dup(2)
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
+        with filtered_stderr():
+            self.loader.exec_module(module)
             try:
-                self.loader.exec_module(module)
-                try:
-                    module.config.list_physical_devices()   # the CUDA probe, inside the capture
-                except Exception:   # a broken device setup shows itself, loudly, on first use; not here
-                    pass
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                captured.seek(0)
-                text = captured.read().decode("utf-8", errors="replace")
-        kept = [line for line in text.splitlines() if not is_startup_notice(line)]
-        if kept:
-            sys.stderr.write("\n".join(kept) + "\n")
+                module.config.list_physical_devices()   # the CUDA probe, inside the capture
+            except Exception:   # a broken device setup shows itself, loudly, on first use; not here
+                pass
 
     def __getattr__(self, name):   # anything else TensorFlow's loader offers (resource readers, …)
         return getattr(self.loader, name)

@@ -62,6 +62,7 @@ from typing import NamedTuple
 import numpy as np
 
 from colorlab.errors import ConfigError
+from colorlab.quiet import filtered_stderr
 
 __all__ = ["GanStep", "StepGradients", "value_and_grad", "set_seed", "BATCH_KEYS"]
 
@@ -207,6 +208,7 @@ class GanStep:
         self.distribution = Distribution() if distribution is None else distribution
         self._state = None      # JAX: the state's arrays while they are newer than the Keras variables
         self._compiled = None
+        self._traced_shapes = None    # the batch shapes of the last call that could trace (TensorFlow)
 
     # ---------------------------------------------------------------------------------------- state
     def variables(self) -> tuple[list, list, list, list, list, list]:
@@ -379,4 +381,9 @@ class GanStep:
             new_state, metrics, ab = self._compiled(self.state(), batch, loss_weights)
             self._state = tuple(list(group) for group in new_state)
             return metrics, ab
+        shapes = tuple((key, tuple(value.shape)) for key, value in sorted(batch.items()))
+        if self.compile and shapes != self._traced_shapes:   # tf.function may trace and optimise anew
+            self._traced_shapes = shapes
+            with filtered_stderr():
+                return self._compiled(batch, loss_weights)
         return self._compiled(batch, loss_weights)

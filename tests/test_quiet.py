@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from colorlab.quiet import ENV_SHOW_ALL, is_startup_notice
+from colorlab.quiet import ENV_SHOW_ALL, filtered_stderr, is_startup_notice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,10 +23,15 @@ NOTICES = [
     "E0000 00:00:1796325528.640895   27151 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed "
     "call to cuInit: UNKNOWN ERROR (303)",
     "I1203 19:12:01.000001    812 some_module.cc:12] any INFO line",
+    # Grappler, when it first optimises a compiled training step on a oneDNN CPU: one fusion skipped.
+    "E0000 00:00:1796384966.078048    5897 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: "
+    "Mutation::Apply error: fanout 'gradient_tape/lrelu0_3/LeakyRelu/LeakyReluGrad' exist for missing node "
+    "'conv0_3/add_4'.",
 ]
 REAL = [
     "E0000 00:00:1796325528.640895   27151 bfc_allocator.cc:47] Allocator ran out of memory trying to allocate 4GiB",
     "W0000 00:00:1796325528.640895   27151 op_kernel.cc:1829] INVALID_ARGUMENT: Incompatible shapes",
+    "E0000 00:00:1796384966.078048    5897 meta_optimizer.cc:967] layout failed: INVALID_ARGUMENT: Size of values",
     "Traceback (most recent call last):",
     "ImportError: libcudnn.so.9: cannot open shared object file",
     "",
@@ -107,3 +112,62 @@ def test_a_notebook_cell_shows_no_tensorflow_notice():
     assert [output.get("name") for output in outputs] == ["stdout"], outputs
     assert outputs[0]["text"].strip() == "tensorflow 3.0"
 
+
+
+FILTERED = textwrap.dedent('''
+    import os, sys
+    from colorlab.quiet import filtered_stderr
+
+    print("before", file=sys.stderr, flush=True)
+    with filtered_stderr():
+        os.write(2, ({notice!r} + "\\n" + "E0000 00:00:1.1   1 real.cc:1] kept" + "\\n").encode())
+    print("after", file=sys.stderr, flush=True)
+''')
+
+
+@pytest.mark.parametrize("show_all", [False, True])
+def test_filtered_stderr_drops_notices_written_by_cpp_and_keeps_the_rest_in_order(show_all):
+    env = {key: value for key, value in os.environ.items() if key != ENV_SHOW_ALL}
+    env.update(PYTHONPATH=ROOT, **({ENV_SHOW_ALL: "1"} if show_all else {}))
+    result = subprocess.run([sys.executable, "-c", FILTERED.format(notice=NOTICES[-1])], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    expected = ["before", *([NOTICES[-1]] if show_all else []), "E0000 00:00:1.1   1 real.cc:1] kept", "after"]
+    assert result.stderr.splitlines() == expected
+
+
+TRAIN_STEPS = '''
+import sys
+import colorlab  # noqa: F401  (first, as in the notebooks)
+import keras
+import numpy as np
+from colorlab.models import PatchDiscriminator, build_gray2colornet, get_config
+from colorlab.step import GanStep
+
+config = get_config("tiny")
+generator = build_gray2colornet(config)
+discriminator = PatchDiscriminator.from_model_config(config)
+discriminator(keras.KerasTensor((1, config.image_size, config.image_size, 3)))
+optimizers = [keras.optimizers.Adam(1e-3) for _ in range(2)]
+gan = GanStep(generator, discriminator, *optimizers, config.loss_weights, compile=True)
+rng = np.random.default_rng(0)
+batch = {"target_l": rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32"),
+         "reference_lab": rng.uniform(-0.5, 0.5, (2, 32, 32, 3)).astype("float32"),
+         "target_ab": rng.uniform(-0.3, 0.3, (2, 32, 32, 2)).astype("float32"),
+         "label": np.zeros(2, "int32")}
+for _ in range(2):
+    gan.run(batch)
+print("done", file=sys.stderr)
+'''
+
+
+def test_compiled_training_steps_print_nothing_on_stderr(tmp_path):
+    """Grappler's first optimisation of the compiled step writes a 'remapper failed' line on oneDNN CPUs; the
+    step runs it inside filtered_stderr, so a student or a CLI user sees nothing."""
+    script = tmp_path / "steps.py"
+    script.write_text(TRAIN_STEPS)
+    env = {key: value for key, value in os.environ.items() if key != ENV_SHOW_ALL}
+    env.update(PYTHONPATH=ROOT, KERAS_BACKEND="tensorflow")
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["done"]
