@@ -6,10 +6,15 @@
 
 Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
 those of colorlab.adapt.ReferenceAdapter; MIN_MATCH: skip the adaptation when the trained model's match of the
-reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs (colorlab.evaluate.dev_pairs of --split,
-default val: tune here, never on test) with the same weights (default: the demo weights) through
-colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et al. (2002) runs once as the
-reference point.
+reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
+(colorlab.evaluate.dev_pairs of --split, default val: tune here, never on test) with the same weights (default:
+the demo weights) through colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et
+al. (2002) runs once as the reference point.
+
+Gating (`--gate NAME`, a setting that always adapts): the trained model's match of each pair's reference with its
+target (colorlab.inference.Colorizer.match, as `colorize` computes it) goes to OUT/<protocol>_match.csv, and the
+summary adds a sweep over thresholds: for each, the pairs whose match reaches it take NAME's row and the others
+"none"'s, which is what `adapt_options={"min_match": threshold}` gives without colouring anything again.
 
 Resumable: each setting's rows go to OUT/<protocol>_<NAME>.csv when it finishes, and a setting whose file exists is
 not run again (delete the file to redo it). At the end OUT/<protocol>_summary.md holds one row per setting: mean
@@ -27,6 +32,8 @@ import os
 import pathlib
 import sys
 import time
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -67,11 +74,52 @@ def run_setting(pairs, method, name: str) -> list[dict]:
     return rows
 
 
-def write_rows(path: pathlib.Path, rows: list[dict]) -> None:
+#: The thresholds of the gate sweep (mean best cosines).
+THRESHOLDS = tuple(round(0.40 + 0.02 * k, 2) for k in range(11))
+
+
+def match_rows(pairs, weights) -> list[dict]:
+    """Per pair, the trained model's match of the reference with the target, at the working sizes of ``colorize``."""
+    from tqdm.auto import tqdm
+
+    from colorlab.cie import image_lightness
+    from colorlab.inference import Colorizer
+
+    colorizer = Colorizer(weights)
+    rows = []
+    for pair in tqdm(pairs, desc="match", unit="pair"):
+        gray = np.repeat(np.asarray(pair.target_gray, np.float32)[..., None], 3, axis=-1)   # (H, W, 3)
+        reference = np.asarray(pair.reference_rgb, np.float32)
+        plan = colorizer.plan(gray.shape[:2], reference.shape[:2])
+        l_small = colorizer.working_lightness(image_lightness(gray), plan.target)
+        rows.append({"pair": pair.pair_id, "match": colorizer.match(l_small, colorizer.prepare_reference(
+            reference, plan.reference))})
+    return rows
+
+
+def gate_sweep(results: dict, matches: dict, gated: str, protocol: str) -> list[str]:
+    """Markdown rows: per threshold, the mean metrics when pairs matching at least that take ``gated``'s row."""
+    from colorlab.evaluate import paired_difference
+
+    none = {row["pair"]: row for row in results["none"]}
+    adapted = {row["pair"]: row for row in results[gated]}
+    lines = ["| min_match | adapted | PSNR | ΔE00 | HIS | ΔE00 − none [95 %], pairs won |", "|---:|---:|---:|---:|---:|---|"]
+    for threshold in THRESHOLDS:
+        chosen = [dict(adapted[pair] if matches[pair] >= threshold else none[pair], method="gated")
+                  for pair in none]
+        n = sum(matches[pair] >= threshold for pair in none)
+        r = paired_difference(chosen + results["none"], "gated", "none", "ciede2000", protocol=protocol)
+        mean = {metric: float(np.mean([row[metric] for row in chosen])) for metric in ("psnr", "ciede2000", "his")}
+        lines.append(f"| {threshold:.2f} | {n}/{len(chosen)} | {mean['psnr']:.2f} | {mean['ciede2000']:.3f} | "
+                     f"{mean['his']:.3f} | {r['mean']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], {r['better']}/{r['n']} |")
+    return lines
+
+
+def write_rows(path: pathlib.Path, rows: list[dict], fields=FIELDS) -> None:
     from colorlab.files import write_text
 
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n", extrasaction="ignore")
+    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     write_text(path, text.getvalue())
@@ -94,8 +142,14 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", default=None, help="generator weights (default: the demo weights)")
     parser.add_argument("--limit", type=int, default=None, help="at most N pairs (drawn with --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairs' draw and of the adaptation")
+    parser.add_argument("--gate", default=None,
+                        help="a setting that always adapts: sweep min_match thresholds over it and 'none'")
     args = parser.parse_args(argv)
     settings = [parse_setting(text) for text in args.setting]
+    if args.gate is not None and ({"none", args.gate} - {s[0] for s in settings}
+                                  or any(s[0] == args.gate and "min_match" in s[2] for s in settings)):
+        raise SystemExit(f"study_adapt: --gate {args.gate!r} needs a setting 'none' and an ungated setting of that "
+                         "name")
 
     from colorlab.baselines import BASELINES
     from colorlab.evaluate import dev_pairs, paired_difference
@@ -144,6 +198,15 @@ def main(argv=None) -> int:
         lines.append(f"| {name} | {steps} | {options} | {mean(name, 'psnr'):.2f} | {mean(name, 'ciede2000'):.3f} | "
                      f"{mean(name, 'his'):.3f} | {mean(name, 'seconds'):.1f} | {versus(name, 'welsh')} | "
                      f"{versus(name, 'none')} |")
+    if args.gate is not None:
+        path = args.out / f"{args.protocol}_match.csv"
+        if not path.exists():
+            write_rows(path, match_rows(pairs, args.weights), fields=("pair", "match"))
+        matches = {row["pair"]: float(row["match"]) for row in csv.DictReader(open(path, newline="", encoding="utf-8"))}
+        values = sorted(matches.values())
+        lines += ["", f"## Gating `{args.gate}` on the match (median {values[len(values) // 2]:.3f}, "
+                      f"range {values[0]:.3f} to {values[-1]:.3f})", ""]
+        lines += gate_sweep(results, matches, args.gate, args.protocol)
     from colorlab.files import write_text
 
     report = "\n".join(lines) + "\n"

@@ -57,3 +57,38 @@ def test_the_study_compares_settings_on_the_same_pairs_and_resumes(script, dev_f
     assert script.main(argv) == 0             # everything found: nothing is coloured again
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("view_*.csv")} == before
     assert (out / "view_summary.md").read_text() == summary
+
+
+def test_the_gate_sweep_mixes_the_adapted_and_unadapted_rows_by_the_recorded_match(script, dev_folder, weights,
+                                                                                   tmp_path):
+    out = tmp_path / "gate"
+    argv = ["--data", str(dev_folder), "--out", str(out), "--weights", str(weights),
+            "--setting", "none=0", "--setting", "two=2:decoder:1e-3", "--gate", "two"]
+    assert script.main(argv) == 0
+    with open(out / "view_match.csv", newline="") as handle:
+        matches = {row["pair"]: float(row["match"]) for row in csv.DictReader(handle)}
+    assert len(matches) == 2 and all(-1.0 <= m <= 1.0 for m in matches.values())
+    rows = {}
+    for name in ("none", "two"):
+        with open(out / f"view_{name}.csv", newline="") as handle:
+            rows[name] = {row["pair"]: float(row["ciede2000"]) for row in csv.DictReader(handle)}
+    sweep = {}
+    for line in (out / "view_summary.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[0].replace(".", "").isdigit():
+            sweep[float(cells[0])] = (cells[1], float(cells[3]))
+    assert sorted(sweep) == list(script.THRESHOLDS)
+    for threshold, (adapted, delta_e) in sweep.items():
+        chosen = [rows["two"][p] if matches[p] >= threshold else rows["none"][p] for p in matches]
+        assert adapted == f"{sum(matches[p] >= threshold for p in matches)}/2"
+        assert delta_e == pytest.approx(sum(chosen) / 2, abs=5e-4)
+
+
+def test_a_gate_without_none_or_on_a_gated_setting_is_refused(script, dev_folder, tmp_path):
+    for settings in (["two=2"], ["none=0", "two=2:decoder:1e-3:0.5:0.4"], ["none=0", "two=2"]):
+        gate = "three" if settings == ["none=0", "two=2"] else "two"
+        argv = ["--data", str(dev_folder), "--out", str(tmp_path / "x"), "--gate", gate]
+        argv += [arg for setting in settings for arg in ("--setting", setting)]
+        with pytest.raises(SystemExit, match="needs a setting 'none' and an ungated setting"):
+            script.main(argv)
+    assert not (tmp_path / "x").exists()
