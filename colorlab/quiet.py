@@ -19,7 +19,8 @@ file descriptor 2 is pointed at a temporary file while TensorFlow loads and list
 happens), and afterwards every captured line is written back to ``sys.stderr`` except the start-up notices
 (:func:`is_startup_notice`). Real errors stay visible. Set ``COLORLAB_TENSORFLOW_LOGS=1`` to see everything.
 Import ``colorlab`` before TensorFlow for this to apply. :func:`filtered_stderr` does the same around any block:
-:class:`colorlab.step.GanStep` runs its compiled step in it whenever the step may be traced and optimised anew.
+:class:`colorlab.step.GanStep` runs its step in it whenever the step may be traced, optimised or given kernels anew
+(a new batch shape), and :meth:`colorlab.train.Trainer.gradients` its gradients.
 Standard library only.
 """
 
@@ -46,15 +47,17 @@ _NOTICES = re.compile(
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|TF-TRT Warning: Could not find TensorRT"
     r"|computation placer already registered"
-    r"|remapper failed: INVALID_ARGUMENT: Mutation::Apply error: fanout )"  # Grappler: one fusion skipped
+    r"|remapper failed: INVALID_ARGUMENT: Mutation::Apply error: fanout "   # Grappler: one fusion skipped
+    r"|oneDNN supports DT_INT32 only on platforms with AVX-512\. Falling back to the default Eigen-based)"
 )
 
 
 def is_startup_notice(line: str) -> bool:
     """Whether ``line`` (one line of stderr, without its newline) is one of TensorFlow's harmless notices: Abseil's
-    pre-initialisation warning, an INFO line, the CPU-feature hint, a missing-GPU/TensorRT message, or Grappler's
+    pre-initialisation warning, an INFO line, the CPU-feature hint, a missing-GPU/TensorRT message, Grappler's
     remapper giving up on one fusion when it first optimises a compiled training step (the graph then runs without
-    that fusion; the same numbers)."""
+    that fusion; the same numbers), or oneDNN handing its first int32 operation (inside TensorFlow's gradient of a
+    padding) to TensorFlow's own kernels."""
     return bool(_NOTICES.match(line))
 
 

@@ -382,7 +382,7 @@ class GanStep:
             self._state = tuple(list(group) for group in new_state)
             return metrics, ab
         shapes = tuple((key, tuple(value.shape)) for key, value in sorted(batch.items()))
-        if self.compile and shapes != self._traced_shapes:   # tf.function may trace and optimise anew
+        if shapes != self._traced_shapes:   # tf.function may trace and optimise anew; eager ops get new kernels
             self._traced_shapes = shapes
             with filtered_stderr():
                 return self._compiled(batch, loss_weights)

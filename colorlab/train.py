@@ -87,6 +87,7 @@ import numpy as np
 from colorlab.errors import CheckpointError, ConfigError
 from colorlab.files import check_space, remove_temporaries, write_atomic, write_folder, write_json, write_text
 from colorlab.locks import FolderLock
+from colorlab.quiet import filtered_stderr
 
 __all__ = ["Trainer", "TrainingRecipe", "CheckpointError", "PRECISIONS", "resolve_precision", "list_checkpoints",
            "image_grid", "METRIC_COLUMNS"]
@@ -566,7 +567,8 @@ class Trainer:
 
                 mirrored = self.core.mirrored_gradients
                 self._gradients_fn = tf.function(mirrored) if self.core.compile else mirrored
-        result = self._gradients_fn(batch)
+        with filtered_stderr():          # TensorFlow's one-off C++ notices of a first (eager) gradient
+            result = self._gradients_fn(batch)
         return ([_to_numpy(x) for x in result.generator], [_to_numpy(x) for x in result.discriminator],
                 {key: float(_to_numpy(value)) for key, value in result.losses.items()})
 
