@@ -36,3 +36,26 @@ def test_every_notebook_names_its_kernel_so_jupyterlab_opens_it_without_asking()
             metadata = json.load(handle)["metadata"]
         kernel = metadata.get("kernelspec", {})
         assert kernel.get("name") == "python3" and kernel.get("language") == "python", os.path.basename(path)
+
+
+def test_every_figure_is_drawn_at_100_dpi_and_fits_the_rendered_width():
+    """At 100 dpi a figure of colorlab.course.figures.MAX_WIDTH inches is ~1,050 px: what JupyterLab and GitHub show
+    without shrinking it (a wider one is shrunk, and its text with it)."""
+    import base64
+    import struct
+
+    for path in sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb"))):
+        with open(path, encoding="utf-8") as handle:
+            cells = json.load(handle)["cells"]
+        name = os.path.basename(path)
+        source = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+        assert 'plt.rcParams["figure.dpi"] = 100' in source, name
+        widths = []
+        for index, cell in enumerate(cells):
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png")
+                if png:
+                    width = struct.unpack(">I", base64.b64decode(png)[16:20])[0]
+                    widths.append(width)
+                    assert width <= 1100, f"{name} cell {index}: a figure {width} px wide"
+        assert widths, f"{name} stores no figure"

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from colorlab.course.figures import pixel_axes
+from colorlab.course.figures import panel_size, pixel_axes
 from colorlab.errors import ConfigError
 
 __all__ = [
@@ -480,6 +480,7 @@ def plot_attention_grid(target_rgb: np.ndarray, reference_rgb: np.ndarray, corre
     """
     width = -(-np.asarray(target_rgb).shape[1] // 2)
     columns = 1 + len(temperatures)
+    size = panel_size(size, columns)
     fig, axes = plt.subplots(len(pixels), columns, figsize=(size * columns, size * len(pixels) + 0.5),
                              squeeze=False)
     gray = _gray(target_rgb)

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from colorlab.course.ch03_correspondence import colorize, normalized_entropy, psnr
-from colorlab.course.figures import pixel_axes
+from colorlab.course.figures import panel_size, pixel_axes
 from colorlab.errors import ConfigError
 
 __all__ = [
@@ -144,6 +144,7 @@ def plot_cell_maps(maps: Sequence[np.ndarray], titles: Sequence[str], cmap: str 
     """
     if len(maps) != len(titles):
         raise ConfigError(f"plot_cell_maps: got {len(maps)} maps but {len(titles)} titles")
+    size = panel_size(size, len(maps), extra=0.6)
     fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 0.6, size + 0.4), squeeze=False)
     for ax, image, title in zip(axes[0], maps, titles):
         shown = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")

@@ -155,9 +155,12 @@ def plot_receptive_field(image, bounds, gradient=None, title: str = "", size: fl
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
 
+    from colorlab.course.figures import panel_size
+
     image = np.asarray(image)
     (top, bottom), (left, right) = bounds
     panels = 1 if gradient is None else 2
+    size = panel_size(size, panels, extra=0.6 if gradient is not None else 0)
     fig, axes = plt.subplots(1, panels, figsize=(size * panels + (0.6 if gradient is not None else 0), size),
                              squeeze=False)
 
@@ -202,11 +205,14 @@ def plot_windows(image, discriminator, cells: Sequence[tuple[int, int]], margin:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    from colorlab.course.figures import panel_size
+
     cells = list(cells)
     if not cells:
         raise ConfigError("plot_windows needs at least one (row, col) cell")
     image = np.asarray(image)
     height, width = image.shape[:2]
+    size = panel_size(size, len(cells))
     fig, axes = plt.subplots(1, len(cells), figsize=(size * len(cells), size + 0.2), squeeze=False)
     for ax, (row, col) in zip(axes[0], cells):
         (top, bottom), (left, right) = discriminator.patch_bounds(row, col)

@@ -358,11 +358,14 @@ def show_results(batch: dict, histories: Mapping[str, dict], size: float = 1.6):
     """
     import matplotlib.pyplot as plt
 
+    from colorlab.course.figures import panel_size
+
     gray = to_rgb(batch["target_l"], np.zeros_like(batch["target_ab"]))
     columns = [("gray target (input)", gray), ("reference", batch["reference_rgb"])]
     columns += [(name, history["prediction_rgb"]) for name, history in histories.items()]
     columns.append(("ground truth", batch["target_rgb"]))
     rows = len(batch["target_l"])
+    size = panel_size(size, len(columns))
     fig, axes = plt.subplots(rows, len(columns), figsize=(size * len(columns), size * rows + 0.3), squeeze=False)
     for col, (name, images) in enumerate(columns):
         for row in range(rows):
@@ -392,7 +395,10 @@ def plot_run(batch: dict, history: dict, size: float = 1.5):
     """
     import matplotlib.pyplot as plt
 
+    from colorlab.course.figures import panel_size
+
     n = len(batch["target_l"])
+    size = panel_size(size, n, extra=4.6)
     fig = plt.figure(figsize=(4.6 + size * n, 3 * size + 0.4))
     grid = fig.add_gridspec(3, n + 3)
     plot_history(history, ax=fig.add_subplot(grid[:, :3]))

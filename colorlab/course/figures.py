@@ -23,10 +23,22 @@ import numpy as np
 from colorlab.errors import ConfigError
 
 __all__ = [
+    "MAX_WIDTH", "panel_size",
     "ab_grid", "ab_plane", "gamut_area",
     "plot_ab_plane", "plot_ab_planes", "plot_gamut_area",
     "plot_lab_decomposition", "plot_ab_histogram", "show_images", "plot_maps", "pixel_axes",
 ]
+
+#: The widest figure the course draws, in inches. The notebooks draw at 100 dpi, so this is about 1,050 pixels:
+#: what JupyterLab and GitHub show without shrinking the figure, and with it its text (ours).
+MAX_WIDTH = 10.5
+
+
+def panel_size(size: float, panels: int, extra: float = 0.0) -> float:
+    """``size`` (inches per panel), or less, so that ``panels`` panels side by side plus ``extra`` inches (colour
+    bars, a legend) fit in :data:`MAX_WIDTH`."""
+    return min(float(size), (MAX_WIDTH - extra) / max(int(panels), 1))
+
 
 #: Default half-width of the ab window drawn, in Lab units: the model's ab scale (|a|, |b| of sRGB colours
 #: stay below about 110, see ``colorlab.color.AB_SCALE``).
@@ -154,12 +166,18 @@ def plot_ab_planes(L_values: Sequence[float] = (20, 40, 60, 80), size: int = 201
     """A row of ab planes, one per lightness (the static companion of the L slider).
 
     Returns:
-        Figure with ``len(L_values)`` Axes.
+        Figure with one Axes per plane (a row, or two columns when a row would be wider than :data:`MAX_WIDTH`;
+        an unused grid cell is hidden).
     """
-    fig, axes = plt.subplots(1, len(L_values), figsize=(3.2 * len(L_values), 3.4), squeeze=False)
-    for ax, L in zip(axes[0], L_values):
-        plot_ab_plane(L, ax=ax, size=size, ab_max=ab_max, show_out_of_gamut=show_out_of_gamut)
-        if ax is not axes[0][0]:
+    ncols = len(L_values) if 3.2 * len(L_values) <= MAX_WIDTH else 2      # too wide for a row: two columns
+    nrows = -(-len(L_values) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.6 * nrows + 0.3), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        if index >= len(L_values):
+            ax.set_visible(False)
+            continue
+        plot_ab_plane(L_values[index], ax=ax, size=size, ab_max=ab_max, show_out_of_gamut=show_out_of_gamut)
+        if index % ncols:
             ax.set_ylabel("")
     fig.suptitle("The sRGB colours of the ab plane at several lightnesses (white: not displayable)")
     fig.tight_layout()
@@ -222,7 +240,8 @@ def plot_lab_decomposition(rgb: np.ndarray, ab_limit: float | None = None, title
     if ab_limit is None:
         ab_limit = max(10.0, float(np.ceil(np.abs(lab[..., 1:]).max())))
     aspect = min(rgb.shape[0] / rgb.shape[1], 1.5)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 0.9 + 2.6 * aspect), layout="compressed")
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 2 * (0.6 + 3.4 * aspect)), layout="compressed")
+    axes = axes.ravel()                                   # image and L on top, a and b below
     axes[0].imshow(np.clip(rgb, 0, 1))
     axes[0].set_title("sRGB image")
     panels = [
@@ -288,7 +307,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         images: arrays (H, W, 3) in [0, 1], or (H, W) drawn in gray over [0, 1].
         titles: one per image (optional).
         ncols: images per row (default: all in one row, at most 6).
-        size: inches per image.
+        size: inches per image (less if the row would be wider than :data:`MAX_WIDTH`).
         suptitle: figure title.
 
     Returns:
@@ -301,6 +320,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         raise ConfigError(f"got {len(images)} images but {len(titles)} titles")
     ncols = ncols or min(len(images), 6)
     nrows = -(-len(images) // ncols)
+    size = panel_size(size, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
                              squeeze=False)
     for index, ax in enumerate(axes.flat):
@@ -335,6 +355,7 @@ def plot_maps(maps: Sequence[np.ndarray], titles: Sequence[str], suptitle: str |
     maps = [np.asarray(m) for m in maps]
     if not maps or len(titles) != len(maps):
         raise ConfigError(f"plot_maps: got {len(maps)} maps and {len(titles)} titles")
+    size = panel_size(size, len(maps))
     fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps), size), squeeze=False)
     for ax, image, title in zip(axes[0], maps, titles):
         if image.ndim != 2:
