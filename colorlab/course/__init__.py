@@ -13,7 +13,8 @@ notebook                                        helpers
 ==============================================  ==================================================================
 00 · A tour                                     :mod:`~colorlab.course.figures`
 01 · The Lab colour space                       :mod:`~colorlab.course.figures` (ab planes, gamut, histograms)
-02 · Data: Places365 and pairs                  :mod:`~colorlab.course.figures`
+02 · Data: Places365 and pairs                  :mod:`~colorlab.course.ch02_data` (the samples as a Places365
+                                                folder), :mod:`~colorlab.course.figures`
 03 · The encoder and the correspondence         :mod:`~colorlab.course.ch03_correspondence` (view pairs, attention)
 04 · GCFN: the gated colour fusion              :mod:`~colorlab.course.ch04_gcfn` (gate statistics, blending),
                                                 and chapter 03's pairs and colour helpers
@@ -22,7 +23,7 @@ notebook                                        helpers
 06 · The patch discriminator                    :mod:`~colorlab.course.ch06_discriminator` (receptive fields), and
                                                 chapter 05's photos
 07 · The five losses                            :mod:`~colorlab.course.ch07_losses` (the loss-weight playground)
-08 · Training Gray2ColorNet                     :mod:`~colorlab.course.figures`
+08 · Training Gray2ColorNet                     chapter 02's folder, :mod:`~colorlab.course.figures`
 09 · Evaluation: metrics, baselines, ablations  :mod:`~colorlab.course.ch09_evaluation` (an offline dev set, the
                                                 no-gate ablation), and chapter 07's playground
 10 · Video: colours that do not flicker         :mod:`~colorlab.course.ch10_video` (the propagation, made visible)

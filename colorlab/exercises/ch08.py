@@ -12,9 +12,6 @@ Exercises (name: what the student writes):
   beside the total, and what ``metrics.csv`` logs) and a dict of weights (``config.loss_weights``). A term that
   was not computed (weight 0, or a config without a classification head) is absent from ``terms`` and adds
   nothing; a weight without a term is ignored.
-* ``"discriminator_bce"``: ``discriminator_bce(real_logits, fake_logits) -> float`` — the discriminator's binary
-  cross-entropy on patch logits, ``mean(softplus(−r)) + mean(softplus(f))``
-  (:func:`colorlab.losses.discriminator_loss` with ``kind="bce"``), where ``softplus(x) = log(1 + eˣ)``.
 
 Build it, in Keras (a class, checked against :class:`colorlab.step.GanStep` on the same models and batch):
 
@@ -24,8 +21,9 @@ Build it, in Keras (a class, checked against :class:`colorlab.step.GanStep` on t
   loss, gradient and new non-trainable value must match the package's. The notebook then trains with it
   (``Trainer(..., step_class=...)``).
 
-The reference solutions of the NumPy exercises are written independently of :mod:`colorlab.losses` (the tests
-compare the two).
+The discriminator's loss is not an exercise here: the student wrote it in chapter 07 (``"discriminator_loss"``).
+The reference solution of the NumPy exercise is written independently of :mod:`colorlab.losses` (the tests compare
+the two).
 """
 
 import numpy as np
@@ -33,7 +31,7 @@ import numpy as np
 from colorlab.exercises import BuildCase, BuildExercise, Exercise, Probe, make_checker
 from colorlab.step import GanStep
 
-__all__ = ["total_generator_loss", "discriminator_bce", "EXERCISES", "check"]
+__all__ = ["total_generator_loss", "EXERCISES", "check"]
 
 
 def total_generator_loss(terms, weights):
@@ -48,29 +46,6 @@ def total_generator_loss(terms, weights):
         float (a 0-d float64 array).
     """
     return np.asarray(sum(float(weights[name]) * float(value) for name, value in terms.items()), dtype=np.float64)
-
-
-def _softplus(x):
-    """``log(1 + eˣ)`` without overflow: ``max(x, 0) + log1p(e^{−|x|})``."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
-
-
-def discriminator_bce(real_logits, fake_logits):
-    """The discriminator's BCE on patch logits: ``mean(softplus(−r)) + mean(softplus(f))``.
-
-    Equal to ``−mean log σ(r) − mean log(1 − σ(f))``: the real patches should get σ(r) → 1, the generated ones
-    σ(f) → 0.
-
-    Args:
-        real_logits: array ``(N, H', W', 1)`` (any shape), the discriminator's logits on ground-truth colourings.
-        fake_logits: array (any shape), its logits on the generator's colourings.
-
-    Returns:
-        float (a 0-d float64 array).
-    """
-    return np.asarray(_softplus(-np.asarray(real_logits, np.float64)).mean()
-                      + _softplus(np.asarray(fake_logits, np.float64)).mean())
 
 
 #: The default weights of :class:`colorlab.losses.LossWeights` (ours; see chapter 07).
@@ -123,21 +98,12 @@ def _cases():
     no_head = {"reconstruction": 0.2, "histogram": 0.5, "adversarial": 0.7, "tv": 0.03}
     no_head_weights = {"reconstruction": 1.0, "histogram": 2.0, "classification": 5.0, "adversarial": 0.0,
                        "tv": 0.1}
-    # Hand value: all logits 0 → σ = ½ on both sides → log 2 + log 2 = 1.386294...
-    zeros = np.zeros((2, 3, 3, 1))
-    real = rng.normal(1.0, 2.0, size=(2, 4, 4, 1))
-    fake = rng.normal(-1.0, 2.0, size=(2, 4, 4, 1))
-    # Very confident logits: softplus must not overflow (softplus(-40) ≈ 4e-18, softplus(40) ≈ 40).
-    confident_real = np.full((1, 2, 2, 1), 40.0)
-    confident_fake = np.full((1, 2, 2, 1), 40.0)
     step_probe = _step_probe(rng)
     return [
         BuildExercise("GanStep", GanStep, [BuildCase(_TinyGan().build, [step_probe])],
                       rtol=1e-4, atol=1e-5),
         Exercise("total_generator_loss", total_generator_loss,
                  [(logged, _DEFAULT_WEIGHTS), (no_head, no_head_weights)], rtol=1e-9, atol=1e-9),
-        Exercise("discriminator_bce", discriminator_bce,
-                 [(zeros, zeros), (real, fake), (confident_real, confident_fake)], rtol=1e-6, atol=1e-9),
     ]
 
 
