@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,8 +143,8 @@ def test_the_packages_list_names_every_package_of_the_tree():
 
 def test_a_wheel_carries_the_data_and_colours_a_photo_outside_the_checkout(tmp_path):
     """Builds a wheel from a copy of the sources, installs it (without dependencies: this environment has them)
-    into a folder outside the checkout, and from there finds the samples and the demo weights and colours a photo
-    through the command line."""
+    into a folder outside the checkout, and from there finds the samples and the demo weights, colours a photo
+    through the command line and runs the tour (notebook 00) in quick mode."""
     import shutil
 
     source = tmp_path / "source"
@@ -175,3 +176,23 @@ def test_a_wheel_carries_the_data_and_colours_a_photo_outside_the_checkout(tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [str(site), "30", "True"]
     assert (work / "out.png").stat().st_size > 10_000
+
+    # The tour, run from that folder on the installed wheel in quick mode: its install cell finds colorlab and
+    # installs nothing, and every sample and the demo weights come from the wheel.
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    tour = nbformat.read(ROOT / "notebooks" / "00_tour.ipynb", as_version=4)
+    tour.cells.append(nbformat.v4.new_code_cell("import pathlib\nimport colorlab\n"
+                                                "print(pathlib.Path(colorlab.__file__).parent.parent)"))
+    previous = {key: os.environ.get(key) for key in ("PYTHONPATH", "COLORLAB_QUICK")}
+    os.environ.update(PYTHONPATH=str(site), COLORLAB_QUICK="1")
+    try:
+        nbclient.NotebookClient(tour, timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": str(work)}}).execute()
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert tour.cells[-1].outputs[0]["text"].strip() == str(site)
