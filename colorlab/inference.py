@@ -605,7 +605,7 @@ def _describe(source) -> str:
 
 def colorize(target, reference, *, weights=None, config=None, strength: float = 1.0,
              working_size: int | None = None, budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0,
-             progress: bool = False) -> Image.Image:
+             adapt_options: dict | None = None, progress: bool = False) -> Image.Image:
     """Colours ``target`` with the colours of ``reference`` (Gray2ColorNet), at the target's full resolution.
 
     Args:
@@ -626,6 +626,8 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
             first fine-tuned on pairs cut from the reference alone; 0 (default) colours with the weights as they
             are. The weights on disk and a model passed in are never changed.
         seed: of the adaptation's pairs.
+        adapt_options: as for :class:`Colorizer`, e.g. ``{"min_match": 0.44}``: adapt only when the reference
+            matches the target at least that well (:meth:`Colorizer.match`; ``docs/adapt_study.md``).
         progress: show the adaptation's progress bar (tqdm, stderr).
 
     Returns:
@@ -651,7 +653,7 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
                        working_size, **names)                                 # before the model is built
     plan.warn_if_reduced(**names)
     colorizer = Colorizer(weights, config, strength=strength, working_size=working_size, budget=budget,
-                          adapt=adapt, seed=seed)
+                          adapt=adapt, seed=seed, adapt_options=adapt_options)
     if is_colour(target_rgb):
         warnings.warn(f"colorize: the target {_describe(target)} is a colour image; its colours are discarded "
                       "and only its lightness (CIE L*) is coloured", ColorTargetWarning, stacklevel=2)
@@ -673,7 +675,7 @@ def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray,
 # -------------------------------------------------------------------------------------------- many files
 def colorize_files(targets, reference, output, *, weights=None, config=None, strength: float = 1.0,
                    overwrite: bool = False, progress: bool = True, budget: WorkBudget | None = None,
-                   adapt: int = 0, seed: int = 0) -> list[pathlib.Path]:
+                   adapt: int = 0, seed: int = 0, adapt_options: dict | None = None) -> list[pathlib.Path]:
     """Colours image files and writes the results (what ``colorlab colorize`` runs).
 
     Args:
@@ -681,8 +683,10 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
         reference: the reference (path, PIL image or array).
         output: for one target, the output file (or an existing folder, which then gets ``<stem>.png``);
             for several targets, a folder (created if missing) that gets one ``<target stem>.png`` each.
-        weights, config, strength, budget, adapt, seed: as for :func:`colorize` (the model adapts once to the
-            reference, for all targets, unless the work budget gives a target another reference size).
+        weights, config, strength, budget, adapt, seed, adapt_options: as for :func:`colorize` (the model adapts
+            once to the reference, for all targets, unless the work budget gives a target another reference size;
+            with ``min_match``, each target is matched and a target that matches too poorly is coloured by the
+            trained model).
         overwrite: replace existing output files (never an input); without it, nothing is computed if any output
             exists already.
         progress: show a progress bar (tqdm) when there are several targets.
@@ -735,7 +739,8 @@ def colorize_files(targets, reference, output, *, weights=None, config=None, str
     for target, shape in zip(targets, shapes):
         budget.plan(shape, reference_rgb.shape[:2], model_config, target=f"target {_describe(target)}",
                     reference=reference_name)
-    colorizer = Colorizer(weights, config, strength=strength, budget=budget, adapt=adapt, seed=seed)   # once, last
+    colorizer = Colorizer(weights, config, strength=strength, budget=budget, adapt=adapt, seed=seed,
+                          adapt_options=adapt_options)                       # once, last
     if len(targets) > 1:
         output.mkdir(parents=True, exist_ok=True)
 

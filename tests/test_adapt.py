@@ -222,6 +222,31 @@ def test_the_command_line_adapts_with_a_flag(model, photos, tmp_path, capsys):
         "colorlab: error: colorize: adapt must be an integer >= 0, got -3"
 
 
+def test_the_command_line_gates_the_adaptation_on_the_match(model, photos, tmp_path, capsys, adapt_calls):
+    from PIL import Image
+
+    from colorlab.cli import main
+    from colorlab.models import save_generator
+
+    weights, _ = save_generator(model, tmp_path / "tiny.weights.h5")
+    target, reference = tmp_path / "gray.png", tmp_path / "reference.png"
+    Image.fromarray((photos[0] * 255).astype(np.uint8)).save(target)
+    Image.fromarray((photos[1] * 255).astype(np.uint8)).save(reference)
+    base = ["colorize", str(target), "-r", str(reference), "-w", str(weights), "--adapt", "2"]
+    assert main([*base, "-o", str(tmp_path / "never.png"), "--adapt-min-match", "1"]) == 0
+    assert adapt_calls == []                                  # a match below 1: coloured by the trained model
+    assert main(["colorize", str(target), "-r", str(reference), "-w", str(weights),
+                 "-o", str(tmp_path / "plain.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "never.png")),
+                          np.asarray(Image.open(tmp_path / "plain.png")))
+    assert main([*base, "-o", str(tmp_path / "always.png"), "--adapt-min-match", "-1"]) == 0
+    assert len(adapt_calls) == 1
+    assert main([*base, "-o", str(tmp_path / "bad.png"), "--adapt-min-match", "2"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "colorlab: error: colorize: adapt_options min_match must be a number in [-1, 1]")
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_a_clip_adapts_once_for_all_its_frames(model, photos, adapt_calls, monkeypatch):
     from colorlab.inference import Colorizer
     from colorlab.video import colorize_frames

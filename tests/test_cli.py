@@ -82,3 +82,20 @@ def test_every_command_is_one_module_with_add_parser_and_run():
         (name, parser), = subparsers.choices.items()
         assert name == command.__name__.rsplit(".", 1)[1].replace("_", "-")
         assert parser.get_default("func") is command.run
+
+
+def test_adapt_min_match_belongs_to_the_commands_that_know_each_target():
+    """colorize and eval match each target against the reference; video adapts once per clip, so it has no gate."""
+    from colorlab.cli import build_parser
+    from colorlab.cli.common import adapt_options
+
+    parser = build_parser()
+    args = parser.parse_args(["colorize", "t.png", "-r", "r.png", "-o", "o.png", "--adapt", "20",
+                              "--adapt-min-match", "0.44"])
+    assert adapt_options(args) == {"min_match": 0.44}
+    assert adapt_options(parser.parse_args(["colorize", "t.png", "-r", "r.png", "-o", "o.png"])) is None
+    args = parser.parse_args(["eval", "--data", "corpus", "--adapt", "20", "--adapt-min-match", "0.5"])
+    assert adapt_options(args) == {"min_match": 0.5}
+    result = subprocess.run([sys.executable, "-m", "colorlab", "video", "in.mp4", "-r", "r.png", "-o", "o.mp4",
+                             "--adapt-min-match", "0.4"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "unrecognized arguments: --adapt-min-match" in result.stderr

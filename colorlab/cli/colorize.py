@@ -1,6 +1,6 @@
 """``colorlab colorize``: colour photos from a colour reference (:func:`colorlab.inference.colorize_files`)."""
 
-from colorlab.cli.common import add_model_arguments, one_line_warnings
+from colorlab.cli.common import adapt_options, add_model_arguments, one_line_warnings
 
 
 def add_parser(subparsers) -> None:
@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="gray (or colour: only its L* is used) photo")
     parser.add_argument("--reference", "-r", required=True, metavar="REF", help="the colour reference photo")
     parser.add_argument("--output", "-o", required=True, metavar="OUT", help="output file, or folder for several")
-    add_model_arguments(parser)
+    add_model_arguments(parser, min_match=True)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(func=run)
 
@@ -23,5 +23,5 @@ def run(args) -> int:
 
     with one_line_warnings():
         colorize_files(args.targets, args.reference, args.output, weights=args.weights, strength=args.strength,
-                       overwrite=args.overwrite, adapt=args.adapt)
+                       overwrite=args.overwrite, adapt=args.adapt, adapt_options=adapt_options(args))
     return 0

@@ -4,7 +4,7 @@
 import os
 import pathlib
 
-from colorlab.cli.common import add_model_arguments
+from colorlab.cli.common import adapt_options, add_model_arguments
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 
 
@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
                     "the same class) protocols. Prints a Markdown table; with --out writes rows.csv, summary.md and "
                     "contact_sheet_<protocol>.png there (atomically; never overwriting without --overwrite).")
     parser.add_argument("--data", required=True, metavar="DIR", help="a Places365-layout folder (e.g. corpus)")
-    add_model_arguments(parser, strength=False)
+    add_model_arguments(parser, strength=False, min_match=True)
     parser.add_argument("--split", default="val", choices=("val", "test"),
                         help="val: the dev split, to tune on (default); test: report on it once, after tuning")
     parser.add_argument("--protocol", default="both", choices=("view", "other", "both"),
@@ -80,7 +80,8 @@ def run(args) -> int:
         for pair in (pair for pairs in all_pairs.values() for pair in pairs):
             budget.plan(pair.target_gray.shape, pair.reference_rgb.shape[:2], config,
                         target=f"target of pair {pair.pair_id!r}", reference=f"reference of pair {pair.pair_id!r}")
-        methods["gray2colornet"] = model_method(args.weights, adapt=args.adapt, seed=args.seed)
+        methods["gray2colornet"] = model_method(args.weights, adapt=args.adapt, seed=args.seed,
+                                                adapt_options=adapt_options(args))
     all_rows, sheets = [], {}
     for p, pairs in all_pairs.items():
         outputs: dict = {}
