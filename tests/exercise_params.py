@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 #: Every chapter module with exercises; a new chapter adds its module here.
-CHAPTERS = [f"colorlab.exercises.ch{number:02d}" for number in range(1, 11)]
+CHAPTERS = [f"colorlab.exercises.ch{number:02d}" for number in range(1, 12)]
 
 
 def exercise_params(kind):
