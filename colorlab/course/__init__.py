@@ -27,6 +27,8 @@ notebook                                        helpers
 09 · Evaluation: metrics, baselines, ablations  :mod:`~colorlab.course.ch09_evaluation` (an offline dev set, the
                                                 no-gate ablation), and chapter 07's playground
 10 · Video: colours that do not flicker         :mod:`~colorlab.course.ch10_video` (the propagation, made visible)
+11 · Adapting to the reference                  :mod:`~colorlab.course.figures` (the chapter teaches
+                                                :mod:`colorlab.adapt` and :mod:`colorlab.inference`)
 ==============================================  ==================================================================
 
 Beside them, :mod:`colorlab.course.kit` is the instructor kit behind ``colorlab course release`` and ``colorlab course
