@@ -27,3 +27,12 @@ def test_draws_one_row_per_pair_and_never_overwrites(script, tmp_path, capsys):
     assert script.main(["--data", str(root), "--out", str(out), "--cell", "32"]) == 2
     assert "exists" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_with_adapt_the_adapted_model_gets_its_own_column(script, tmp_path, weights):
+    root = write_places_tree(tmp_path / "places", (48, 48), (40, 64))
+    out = tmp_path / "adapted.jpg"
+    assert script.main(["--data", str(root), "--out", str(out), "--cell", "32", "--weights", str(weights),
+                        "--adapt", "1"]) == 0
+    with Image.open(out) as picture:
+        assert picture.size == (8 * 32, 20 + 2 * 32)     # one more column than without --adapt
