@@ -138,6 +138,14 @@ def set_seed(seed: int) -> None:
         np.random.seed(int(seed))
 
 
+def _shape_of(value) -> tuple:
+    """A batch entry's shape; for a ``tf.distribute`` ``PerReplica`` value, the shapes of its replicas' parts."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return tuple(_shape_of(part) for part in getattr(value, "values", ()))
+    return tuple(shape)
+
+
 class StepGradients(NamedTuple):
     """What :meth:`GanStep.gradients` returns (a tuple, so ``jax.jit`` and ``tf.function`` pass it through).
 
@@ -381,7 +389,7 @@ class GanStep:
             new_state, metrics, ab = self._compiled(self.state(), batch, loss_weights)
             self._state = tuple(list(group) for group in new_state)
             return metrics, ab
-        shapes = tuple((key, tuple(value.shape)) for key, value in sorted(batch.items()))
+        shapes = tuple((key, _shape_of(value)) for key, value in sorted(batch.items()))
         if shapes != self._traced_shapes:   # tf.function may trace and optimise anew; eager ops get new kernels
             self._traced_shapes = shapes
             with filtered_stderr():
