@@ -52,7 +52,8 @@ DEFAULT_MIN_CROP = 0.5
 #: (GCFN), which leaves the encoders' features (and so the matching) as trained.
 ADAPTABLE_PARTS = ("all", "decoder")
 #: The default: the decoder only (ours, from the same dev study: 20 decoder-only steps at 3e-4 gave ΔE00 5.51, 10
-#: steps of every weight at 1e-4 gave 5.74, in about the same time; a decoder step costs about a third of a full one).
+#: steps of every weight at 1e-4 gave 5.74, in about the same time; a decoder step costs about half of a full one:
+#: 0.27 s against 0.53 s on a 2-core CPU, benchmarks/results/adapt_cpu.md).
 DEFAULT_PARTS = "decoder"
 
 
