@@ -277,7 +277,7 @@ class ReferenceAdapter:
 
         adapted = self.adapted
         for target, source in zip(adapted.variables, self.model.variables):
-            target.assign(source.value)
+            target.assign(ops.copy(source.value))   # a copy: on JAX a compiled call may donate the copy's arrays
         self.losses = []
         if self.steps == 0:
             return adapted

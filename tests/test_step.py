@@ -96,8 +96,9 @@ def test_train_step_updates_in_place_and_run_matches_it():
     assert int(eager.g_optimizer.iterations) == 1 and int(eager.d_optimizer.iterations) == 1
     losses_b, _ = again.run(batch)   # eager on TensorFlow (compile=False): bitwise the same; JAX always compiles
     again.sync()
-    # (after one Adam step of 1e-3, a weight whose gradient is round-off may move by ~1e-5 more or less)
-    tolerance = dict(rtol=1e-5, atol=1e-5) if again.backend == "jax" else dict(rtol=0, atol=0)
+    # (after one Adam step of 1e-3, a weight whose gradient is round-off may move by a few 1e-5 more or less: Adam
+    # divides by sqrt(v), so a near-zero gradient's rounding moves its weight by up to the step size)
+    tolerance = dict(rtol=1e-5, atol=1e-4) if again.backend == "jax" else dict(rtol=0, atol=0)
     np.testing.assert_allclose([float(losses_b[k]) for k in losses_a], [float(v) for v in losses_a.values()],
                                **tolerance)
     for a, b in zip(after + eager.discriminator.get_weights(),
