@@ -51,7 +51,7 @@ def tiny_full_column():
 # ------------------------------------------------------------------------------------------------ configs
 
 def test_config_names_and_the_papers_values():
-    assert CONFIG_NAMES == ("tiny", "laptop", "course", "paper")
+    assert CONFIG_NAMES == ("tiny", "laptop", "laptop96", "course", "paper")
     paper = get_config("paper")
     assert (paper.image_size, paper.reference_size, paper.base_width) == (128, 128, 64)
     assert (paper.temperature, paper.hist_bins, paper.gate, paper.gate_hidden) == (0.01, 21, "full_column", 1024)
@@ -78,7 +78,7 @@ def test_config_overrides_round_trip_and_immutability():
 
 
 @pytest.mark.parametrize("name, overrides, fragment", [
-    ("imagenet", {}, "tiny, laptop, course, paper"),
+    ("imagenet", {}, "tiny, laptop, laptop96, course, paper"),
     ("tiny", {"temprature": 0.1}, "temprature"),
     ("tiny", {"temperature": 0.0}, "temperature"),
     ("tiny", {"gate": "attention"}, "gate"),

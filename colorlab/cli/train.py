@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
                     "Interrupted (Ctrl-C, a crash, a full disk)? Run the same command with --resume: it continues "
                     "from the last checkpoint (Ctrl-C writes one at the current step) and ends at step --steps.")
     parser.add_argument("--config", default="course",
-                        help="model config: tiny, laptop, course (default) or paper")
+                        help="model config: tiny, laptop, laptop96 (the demo weights' own), course (default) or paper")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="a Places365-layout folder (e.g. the corpus), or one .npz file from `colorlab pack`")
     parser.add_argument("--processes", type=int, default=0, metavar="N",

@@ -1,5 +1,5 @@
-"""Model configurations: ``tiny`` (tests, quick mode), ``laptop`` (CPU training in about an hour), ``course`` (GPU
-training, the default) and ``paper``.
+"""Model configurations: ``tiny`` (tests, quick mode), ``laptop`` (CPU training in about an hour), ``laptop96``
+(the same network at 96 x 96: the demo weights), ``course`` (GPU training, the default) and ``paper``.
 
 A :class:`Gray2ColorConfig` is a frozen dataclass: every size the generator, the discriminator and the loss
 weights need, validated once when it is made. Get one by name, with overrides::
@@ -265,6 +265,10 @@ _CONFIGS = {
     # CPU in about an hour: what the demo weights are trained with when no GPU is at hand (64 x 64, width 16).
     "laptop": dict(name="laptop", image_size=64, reference_size=64, base_width=16, gate="stats", gate_top_k=8,
                    gate_hidden=32, res_blocks=1, num_classes=365, disc_width=16, disc_layers=3),
+    # The demo weights: laptop's network at 96 x 96 (the same parameters: it is convolutional), what 64-px weights
+    # were fine-tuned into on a GPU (data/weights/MODEL_CARD.md).
+    "laptop96": dict(name="laptop96", image_size=96, reference_size=96, base_width=16, gate="stats", gate_top_k=8,
+                     gate_hidden=32, res_blocks=1, num_classes=365, disc_width=16, disc_layers=3),
     # One GPU, a Places365 subset at 128 x 128: the paper's layout at half the width, our size-free gate.
     "course": dict(name="course", image_size=128, reference_size=128, base_width=32, gate="stats",
                    gate_top_k=8, gate_hidden=64, res_blocks=2, num_classes=365, disc_width=32, disc_layers=3),
@@ -281,7 +285,7 @@ def get_config(name: str = "course", **overrides) -> Gray2ColorConfig:
     """Returns the named config, with any field overridden.
 
     Args:
-        name: ``"tiny"``, ``"laptop"``, ``"course"`` or ``"paper"``.
+        name: ``"tiny"``, ``"laptop"``, ``"laptop96"``, ``"course"`` or ``"paper"``.
         **overrides: fields to change, e.g. ``temperature=0.05``; ``loss_weights`` may be partial
             (``loss_weights={"tv": 0.0}``) and is merged with the defaults.
 
