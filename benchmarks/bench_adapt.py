@@ -4,7 +4,7 @@
 
 Prints a Markdown report and writes benchmarks/results/adapt_cpu.md.
 
-* The shipped demo weights (``laptop`` config), the bundled ``lake_1`` resized (bicubic) to 1224 x 816 (1.0 MP) as
+* The shipped demo weights (the report names their config), the bundled ``lake_1`` resized (bicubic) to 1224 x 816 (1.0 MP) as
   the gray target and ``lake_2`` (long side 1024) as the reference.
 * ``colorize``: the whole pipeline at full resolution without adaptation (warm: the model is loaded and traced).
 * Adaptation: ``ReferenceAdapter.adapt`` for each number of steps and each ``parts`` setting; "first" includes
@@ -55,6 +55,7 @@ def main() -> None:
                         f"{(plain + warm) / plain:.1f}× |")
     lines = [f"# Reference-adaptive colorization on the CPU ({keras.backend.backend()}, colorlab "
              f"{colorlab.__version__}, {os.cpu_count()} cores)", "",
+             f"Demo weights: `{colorizer.config.name}` config, working size {colorizer.config.image_size} px. "
              f"`colorize` of a 1224 × 816 photo without adaptation: **{plain:.2f} s** (warm).", "",
              "| parts | steps | first adaptation (s, with tracing) | warm adaptation (s) | s / step | colorize + "
              "adapt vs colorize |", "|---|---:|---:|---:|---:|---:|", *rows]

@@ -10,7 +10,8 @@ change to colorlab/video.py or colorlab/inference.py).
   (:func:`colorlab.video.synthetic_clip`; the 512-px photo is upsampled, so the pictures are soft and x264 has an
   easy time: real footage encodes slower), made gray (L* kept) and written with :func:`colorlab.video.write_frames`
   (H.264, CRF 18, 25 frames/s). The reference is ``data/samples/lake_2.jpg``. The model is the shipped demo
-  weights (``laptop`` config, 64 px working size): the time depends on the config's shapes, not the weights' values.
+  weights (the report names their config and working size): the time depends on the config's shapes, not the
+  weights' values.
 * **End to end** = :func:`colorlab.colorize_video` file to file: probe, decode (PyAV), L* of each frame, the model
   on batches at the working size, propagation (Farnebäck flow + warp + blend at the working size), guided
   upsampling and L*ab -> 8-bit RGB at full size, H.264 encode into resumable segments, remux.

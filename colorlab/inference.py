@@ -337,7 +337,7 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
 #: Adaptation is skipped when the reference matches the target worse than this (:meth:`Colorizer.match`: the mean
 #: over target positions of the best cosine between the trained model's matching features). -1: always adapt. The
 #: scale depends on the weights' features; for the demo weights on the corpus's dev split, other views of the
-#: target's scene score 0.43 to 0.67 (median 0.52) and other photos 0.36 to 0.52 (median 0.43), and
+#: target's scene score 0.43 to 0.74 (median 0.56) and other photos 0.37 to 0.53 (median 0.43), and
 #: ``min_match=0.44`` keeps adaptation from making "other photo" pairs worse (``docs/adapt_study.md``).
 DEFAULT_MIN_MATCH = -1.0
 
