@@ -41,7 +41,8 @@ from colorlab.data import Places365Folder, check_side, resize_and_crop, split_na
 from colorlab.errors import ConfigError, DatasetError, OutputExistsError
 from colorlab.files import write_atomic
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "PackedCorpus", "PackedPairDataset", "pack_corpus", "is_packed"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "PackedCorpus", "PackedPairDataset", "pack_corpus", "is_packed",
+           "open_training_data"]
 
 #: The ``format`` member of every packed file, so a random ``.npz`` is recognised as "not a packed corpus".
 FORMAT = "colorlab.packed-corpus"
@@ -237,6 +238,19 @@ def is_packed(path) -> bool:
             return "format.npy" in archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def open_training_data(path) -> tuple:
+    """``(photos, dataset class)`` for ``colorlab train --data PATH``: a file from ``colorlab pack`` gives
+    ``(PackedCorpus, PackedPairDataset)`` (the same batches, photos from memory), a Places365-layout folder
+    ``(Places365Folder, PairDataset)``. The dataset classes subclass ``keras.utils.PyDataset``, so this imports
+    Keras."""
+    path = pathlib.Path(path).expanduser()
+    if path.is_file():
+        return PackedCorpus(path), _packed_pair_dataset_class()
+    from colorlab.data import PairDataset   # built on first use (Keras)
+
+    return Places365Folder(path), PairDataset
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, where: str) -> np.ndarray:

@@ -56,16 +56,14 @@ def main(argv=None) -> int:
     if fine_tune and args.init is None:
         parser.error(f"--variant {args.variant} fine-tunes: pass --init WEIGHTS")
 
-    from colorlab.data import PairDataset, Places365Folder
     from colorlab.models import config_path_for, get_config, read_config
-    from colorlab.packed import PackedCorpus, PackedPairDataset
+    from colorlab.packed import open_training_data
     from colorlab.train import Trainer, TrainingRecipe
 
     config = get_config(args.base, image_size=size, reference_size=size).replace(name=f"{args.base}{size}")
     recipe = TrainingRecipe(config, batch_size=args.batch_size, seed=args.seed, learning_rate=learning_rate,
                             mode_ratio=mode_ratio, init=str(Path(args.init).resolve()) if fine_tune else None)
-    data = Path(args.data)
-    source, make = (PackedCorpus(data), PackedPairDataset) if data.is_file() else (Places365Folder(data), PairDataset)
+    source, make = open_training_data(args.data)
     trainer = Trainer(recipe, args.out, checkpoint_every=10 ** 9, log_every=50, image_every=0,
                       progress=False)
     if fine_tune:   # a copy of --init whose config names this working size (the weights themselves are size-free)

@@ -88,7 +88,9 @@ def run(args) -> int:
     if list_checkpoints(out) and not args.resume:
         raise OutputExistsError(f"--out {out} has checkpoints already: add --resume to continue that run, or "
                                 "choose another folder")
-    data = _source(data_dir)   # a malformed --data is one line before the model is built
+    from colorlab.packed import open_training_data
+
+    data = open_training_data(data_dir)   # a malformed --data is one line before the model is built
     trainer = None
     try:
         trainer = Trainer(recipe, out, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
@@ -103,19 +105,8 @@ def run(args) -> int:
         return 130
 
 
-def _source(data_dir):
-    """``(photos, dataset class)`` of --data: a Places365-layout folder, or a file from ``colorlab pack``."""
-    if data_dir.is_file():   # `colorlab pack` output: the same batches, photos from memory
-        from colorlab.packed import PackedCorpus, PackedPairDataset
-
-        return PackedCorpus(data_dir), PackedPairDataset
-    from colorlab.data import PairDataset, Places365Folder
-
-    return Places365Folder(data_dir), PairDataset
-
-
 def _train(args, trainer, data, say) -> int:
-    """Restores (with --resume), trains until --steps on ``data`` (:func:`_source`) and exports, holding the run
+    """Restores (with --resume), trains until --steps on ``data`` (:func:`colorlab.packed.open_training_data`) and exports, holding the run
     folder's lock."""
     import os
     import warnings
