@@ -107,6 +107,9 @@ _STATE_KEYS = ("step", "epoch", "batch_index", "seed", "backend", "precision", "
 _SPACE_MARGIN = (1.25, 2**20)
 #: Config fields that do not shape the generator's weights: :meth:`Trainer.load_generator` lets them differ.
 _NOT_GENERATOR_FIELDS = ("name", "loss_weights", "disc_width", "disc_layers", "gate_value")
+#: Config fields that do not shape the generator's weights either, unless its gate is the paper's "full_column" (whose
+#: input is a column of the reference-sized correlation): the network is convolutional, so a fine-tune may change them.
+_SIZE_FIELDS = ("image_size", "reference_size")
 _KEEP = 2
 
 
@@ -903,7 +906,9 @@ class Trainer:
         Only the generator's weights are loaded: the discriminator and both optimizers keep their fresh state, and
         the step stays where it is. Call it before :meth:`fit` on a new run (a checkpoint restored later replaces
         these weights). The fine-tune may use other loss weights (and another discriminator) than the run that
-        made the weights: only the fields that shape the generator have to match.
+        made the weights, and another working size (``image_size``, ``reference_size``: the network is
+        convolutional; not with the paper's ``"full_column"`` gate, whose weights depend on the reference's size):
+        only the fields that shape the generator's weights have to match.
 
         Args:
             weights: a ``.weights.h5`` file with its ``.json`` config beside it (what :meth:`export_generator`
@@ -922,8 +927,9 @@ class Trainer:
         except ConfigError as error:
             raise CheckpointError(str(error)) from None
         theirs, ours = config.to_dict(), self.config.to_dict()
+        free = _NOT_GENERATOR_FIELDS + (() if "full_column" in (theirs["gate"], ours["gate"]) else _SIZE_FIELDS)
         differ = [f"{key} {theirs[key]!r} (this trainer: {ours[key]!r})" for key in ours
-                  if key not in _NOT_GENERATOR_FIELDS and theirs[key] != ours[key]]
+                  if key not in free and theirs[key] != ours[key]]
         if differ:
             raise CheckpointError(f"{path}: written for a generator of config {config.name!r}, not this trainer's "
                                   f"{self.config.name!r}: {', '.join(differ)} (pass the same --config)")

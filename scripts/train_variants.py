@@ -22,7 +22,6 @@ device's arithmetic differs slightly). The data order depends on ``--seed`` and 
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -56,7 +55,7 @@ def main(argv=None) -> int:
     if fine_tune and args.init is None:
         parser.error(f"--variant {args.variant} fine-tunes: pass --init WEIGHTS")
 
-    from colorlab.models import config_path_for, get_config, read_config
+    from colorlab.models import get_config
     from colorlab.packed import open_training_data
     from colorlab.train import Trainer, TrainingRecipe
 
@@ -66,13 +65,8 @@ def main(argv=None) -> int:
     source, make = open_training_data(args.data)
     trainer = Trainer(recipe, args.out, checkpoint_every=10 ** 9, log_every=50, image_every=0,
                       progress=False)
-    if fine_tune:   # a copy of --init whose config names this working size (the weights themselves are size-free)
-        args.out.mkdir(parents=True, exist_ok=True)
-        init = args.out / "init.weights.h5"
-        shutil.copyfile(recipe.init, init)
-        init_config = read_config(recipe.init).replace(image_size=size, reference_size=size, name=config.name)
-        config_path_for(init).write_text(json.dumps({"config": init_config.to_dict()}, indent=1) + "\n")
-        trainer.load_generator(init)
+    if fine_tune:   # weights of another working size load as they are: the network is convolutional
+        trainer.load_generator(recipe.init)
     threads = 1 if args.processes else min(os.cpu_count() or 1, 8)
     dataset = make(source, "train", config, batch_size=args.batch_size, seed=args.seed, drop_remainder=True,
                    mode_ratio=mode_ratio, threads=threads, processes=args.processes)

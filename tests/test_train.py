@@ -348,6 +348,16 @@ def test_load_generator_starts_a_new_run_from_exported_weights(run, tmp_path):
     retuned.load_generator(weights)
     for loaded, expected in zip(retuned.generator.get_weights(), donor):
         np.testing.assert_array_equal(np.array(loaded), expected)
+    # nor does the working size, with the size-free "stats" gate; the paper's "full_column" gate depends on it
+    resized = train.Trainer(get_config("tiny", image_size=48, reference_size=40), tmp_path / "resized",
+                            compile=False, progress=False)
+    resized.load_generator(weights)
+    for loaded, expected in zip(resized.generator.get_weights(), donor):
+        np.testing.assert_array_equal(np.array(loaded), expected)
+    column = train.Trainer(get_config("tiny", gate="full_column", image_size=48, reference_size=48),
+                           tmp_path / "column", compile=False, progress=False)
+    with pytest.raises(train.CheckpointError, match="gate"):
+        column.load_generator(weights)
     (tmp_path / "donor.json").unlink()
     with pytest.raises(train.CheckpointError, match="config file"):
         trainer.load_generator(weights)
