@@ -5,7 +5,8 @@
         --setting none=0 --setting dec20=20:decoder:3e-4 --setting all20=20:all:1e-4 [--protocol view]
 
 Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
-those of colorlab.adapt.ReferenceAdapter; MIN_MATCH: skip the adaptation when the trained model's match of the
+those of colorlab.adapt.ReferenceAdapter; any option may be named instead, KEY=VALUE with KEY one of parts,
+learning_rate, min_crop, min_match, batch_size, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation when the trained model's match of the
 reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
 (colorlab.evaluate.dev_pairs of --split, default val: tune here, never on test) with the same weights (default:
 the demo weights) through colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et
@@ -41,22 +42,35 @@ FIELDS = ("pair", "protocol", "method", "psnr", "ssim", "ciede2000", "colourfuln
           "colourfulness_target", "seconds")
 
 
+#: The option names of a setting, in the order its positional fields take them, and how each is read.
+OPTIONS = (("parts", str), ("learning_rate", float), ("min_crop", float), ("min_match", float),
+           ("batch_size", int))
+
+
 def parse_setting(text: str) -> tuple[str, int, dict]:
-    """``NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]`` -> (name, steps, Colorizer adapt_options)."""
+    """``NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]``, each option also as ``key=value`` (e.g.
+    ``b4=10:batch_size=4:learning_rate=6e-4``) -> (name, steps, Colorizer adapt_options)."""
     name, _, spec = text.partition("=")
     fields = spec.split(":") if spec else []
+    usage = ("expected NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]] or NAME=STEPS:KEY=VALUE..., KEY one of "
+             + ", ".join(key for key, _ in OPTIONS))
     if not name or not fields or not fields[0].isdigit():
-        raise SystemExit(f"study_adapt: --setting {text!r}: expected "
-                         "NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]")
+        raise SystemExit(f"study_adapt: --setting {text!r}: {usage}")
+    kinds = dict(OPTIONS)
     options = {}
-    if len(fields) > 1:
-        options["parts"] = fields[1]
-    if len(fields) > 2:
-        options["learning_rate"] = float(fields[2])
-    if len(fields) > 3:
-        options["min_crop"] = float(fields[3])
-    if len(fields) > 4:
-        options["min_match"] = float(fields[4])
+    for position, field in enumerate(fields[1:]):
+        key, named, value = field.partition("=")
+        if not named:
+            if position >= len(OPTIONS) - 1 or options.keys() - {k for k, _ in OPTIONS[:position]}:
+                raise SystemExit(f"study_adapt: --setting {text!r}: {usage}")
+            key, value = OPTIONS[position][0], field
+        if key not in kinds or key in options:
+            raise SystemExit(f"study_adapt: --setting {text!r}: {usage}")
+        try:
+            options[key] = kinds[key](value)
+        except ValueError:
+            raise SystemExit(f"study_adapt: --setting {text!r}: {key} {value!r} is not a {kinds[key].__name__}; "
+                             f"{usage}") from None
     return name, int(fields[0]), options
 
 
@@ -136,7 +150,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True, help="the corpus (a Places365-layout folder)")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the rows and the summary")
     parser.add_argument("--setting", action="append", required=True,
-                        help="NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]]")
+                        help="NAME=STEPS[:PARTS[:LR[:MIN_CROP[:MIN_MATCH]]]], or options as KEY=VALUE")
     parser.add_argument("--protocol", default="view", choices=("view", "other"))
     parser.add_argument("--split", default="val", choices=("val", "test"))
     parser.add_argument("--weights", default=None, help="generator weights (default: the demo weights)")

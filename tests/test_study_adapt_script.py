@@ -29,7 +29,10 @@ def test_settings_parse_and_bad_ones_are_refused(script):
     assert script.parse_setting("d=20:decoder:3e-4:0.8") == (
         "d", 20, {"parts": "decoder", "learning_rate": 3e-4, "min_crop": 0.8})
     assert script.parse_setting("g=20:decoder:3e-4:0.5:0.5")[2]["min_match"] == 0.5
-    for bad in ("20", "x=", "x=a:decoder"):
+    assert script.parse_setting("b=10:decoder:batch_size=4:learning_rate=6e-4") == (
+        "b", 10, {"parts": "decoder", "batch_size": 4, "learning_rate": 6e-4})
+    for bad in ("20", "x=", "x=a:decoder", "x=1:batch_size=4:decoder", "x=1:colour=red", "x=1:batch_size=4.5",
+                "x=1:parts=all:parts=decoder", "x=1:a:1e-4:0.5:0.5:4"):
         with pytest.raises(SystemExit, match="expected NAME=STEPS"):
             script.parse_setting(bad)
 
