@@ -202,8 +202,8 @@ def baseline_methods() -> dict[str, Method]:
     return dict(BASELINES)
 
 
-def model_method(weights, config=None, *, adapt: int = 0, seed: int = 0, adapt_options: dict | None = None
-                 ) -> Method:
+def model_method(weights, config=None, *, adapt: int | None = None, seed: int = 0,
+                 adapt_options: dict | None = None) -> Method:
     """Gray2ColorNet as a method: ``method(target_gray, reference_rgb) -> rgb``, the pipeline of
     :func:`colorlab.colorize` (:meth:`colorlab.inference.Colorizer.colour`).
 
@@ -212,8 +212,9 @@ def model_method(weights, config=None, *, adapt: int = 0, seed: int = 0, adapt_o
             the demo weights. The model is loaded once, here (so a missing file fails before any work).
         config: for a weights file without its ``.json``.
         adapt, seed, adapt_options: reference-adaptive colorization (:class:`colorlab.inference.Colorizer`): a
-            copy of the model adapts to each pair's reference for ``adapt`` steps (0: off); one adapter serves
-            every pair, so its step is compiled once.
+            copy of the model adapts to each pair's reference for ``adapt`` steps (0: off; ``None``: the weights'
+            recommendation, as :func:`colorlab.colorize`); one adapter serves every pair, so its step is compiled
+            once.
 
     Returns:
         A callable giving float32 ``(H, W, 3)`` in [0, 1] (the 8-bit output of ``colorize`` divided by 255).

@@ -26,7 +26,8 @@ What happens (the last two steps, and the optional adaptation, are ours):
    With ``adapt=N`` (ours, :mod:`colorlab.adapt`), a copy of the model is first fine-tuned for N steps on pairs
    cut from the reference alone, and that copy predicts; with ``adapt_options={"min_match": m}`` only when the
    reference matches the target (:meth:`Colorizer.match` >= m): adapting to a reference without the target's
-   colours hurts.
+   colours hurts. By default (``adapt=None``) the weights' own recommendation applies
+   (:func:`resolve_adaptation`); ``adapt=0`` turns adaptation off.
 4. **Guided upsampling** (ours): ab is brought to the full resolution *guided by the full-resolution L*, with
    He, Sun & Tang's guided filter (ECCV 2010 / TPAMI 2013) in its fast, upsampling form (He & Sun 2015, "Fast
    Guided Filter"): at the working size, each window fits ab as a linear function of L, ``ab ~ A L + B``; the
@@ -71,8 +72,8 @@ from colorlab.cie import image_lab_to_rgb8, image_lightness, is_colour, lab_to_r
 from colorlab.errors import BudgetError, ConfigError
 from colorlab.io import DEFAULT_MAX_PIXELS
 
-__all__ = ["Colorizer", "colorize", "colorize_files", "guided_upsample", "bilinear_upsample", "box_mean",
-           "WorkBudget", "WorkPlan", "matching_positions", "ColorTargetWarning", "WorkBudgetWarning",
+__all__ = ["Colorizer", "colorize", "colorize_files", "resolve_adaptation", "guided_upsample", "bilinear_upsample",
+           "box_mean", "WorkBudget", "WorkPlan", "matching_positions", "ColorTargetWarning", "WorkBudgetWarning",
            "GUIDED_RADIUS", "GUIDED_EPS", "MAX_ASPECT", "MAX_MATCHING"]
 
 #: Guided filter window radius, in pixels of the working size (a 5 x 5 window). Ours: small enough to keep the
@@ -351,8 +352,32 @@ def _check_options(strength, working_size, budget, adapt=0, seed=0) -> None:
     if budget is not None and not isinstance(budget, WorkBudget):
         raise ConfigError(f"colorize: budget must be a WorkBudget or None, got {type(budget).__name__}")
     for name, value in (("adapt", adapt), ("seed", seed)):
+        if name == "adapt" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ConfigError(f"colorize: {name} must be an integer >= 0, got {value!r}")
+
+
+def resolve_adaptation(weights, adapt: int | None, adapt_options: dict | None = None) -> tuple[int, dict]:
+    """The adaptation a call asks for: ``(steps, adapt_options)``.
+
+    ``adapt=None`` (the default everywhere) takes the recommendation stored beside the weights
+    (:func:`colorlab.models.generator_adaptation`; the demo weights carry one, other weights usually none, which
+    means no adaptation), with ``adapt_options`` overriding its options one by one; an integer is taken as it is,
+    with ``adapt_options`` alone (0: no adaptation).
+
+    Raises:
+        ConfigError: ``adapt`` neither None nor an integer >= 0, or a bad ``"adapt"`` entry beside the weights.
+    """
+    _check_options(1.0, None, None, adapt)
+    if adapt is not None:
+        return int(adapt), dict(adapt_options or {})
+    from colorlab.models import generator_adaptation
+
+    options = generator_adaptation(weights)
+    steps = options.pop("steps", 0)
+    options.update(adapt_options or {})
+    return steps, options
 
 
 class Colorizer:
@@ -383,12 +408,13 @@ class Colorizer:
         budget: the :class:`WorkBudget` of :meth:`plan`; default ``WorkBudget()``.
         adapt: optimiser steps that adapt a copy of the model to each reference before colouring
             (:meth:`use_reference`, :class:`colorlab.adapt.ReferenceAdapter`; ours); 0 colours with the trained
-            weights as they are.
+            weights as they are; ``None`` (default): what the weights recommend (:func:`resolve_adaptation`; for
+            the demo weights a few steps, only for a reference that matches the target).
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
         adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
-            ``batch_size``, ``parts``, ``min_crop``; ``None``: its defaults), and ``min_match`` (default
-            :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the target is known, adaptation is skipped for a
-            reference whose :meth:`match` with it is lower.
+            ``batch_size``, ``parts``, ``min_crop``; ``None``: its defaults, or the weights' recommendation with
+            ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the
+            target is known, adaptation is skipped for a reference whose :meth:`match` with it is lower.
 
     Attributes:
         trained: the :class:`~colorlab.models.Gray2ColorNet` as loaded; never modified.
@@ -397,7 +423,8 @@ class Colorizer:
         strength: float.
         working_size: int.
         budget: :class:`WorkBudget`.
-        adapt, seed: int.
+        adapt, seed: int (``adapt`` resolved: the steps each reference gets).
+        adapt_options: dict, the adaptation's options as resolved (``min_match`` included).
         min_match: float.
         last_match: the :meth:`match` :meth:`use_reference` measured last (None if it measured none).
 
@@ -407,11 +434,13 @@ class Colorizer:
     """
 
     def __init__(self, weights=None, config=None, *, strength: float = 1.0, working_size: int | None = None,
-                 budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0, adapt_options: dict | None = None):
+                 budget: WorkBudget | None = None, adapt: int | None = None, seed: int = 0,
+                 adapt_options: dict | None = None):
         from colorlab.models import load_generator
 
         _check_options(strength, working_size, budget, adapt, seed)
-        options = dict(adapt_options or {})
+        adapt, options = resolve_adaptation(weights, adapt, adapt_options)
+        self.adapt_options = dict(options)
         unknown = sorted(set(options) - {"learning_rate", "batch_size", "parts", "min_crop", "min_match"})
         if unknown:
             raise ConfigError(f"colorize: unknown adapt_options {unknown}; known: batch_size, learning_rate, "
@@ -604,8 +633,8 @@ def _describe(source) -> str:
 
 
 def colorize(target, reference, *, weights=None, config=None, strength: float = 1.0,
-             working_size: int | None = None, budget: WorkBudget | None = None, adapt: int = 0, seed: int = 0,
-             adapt_options: dict | None = None, progress: bool = False) -> Image.Image:
+             working_size: int | None = None, budget: WorkBudget | None = None, adapt: int | None = None,
+             seed: int = 0, adapt_options: dict | None = None, progress: bool = False) -> Image.Image:
     """Colours ``target`` with the colours of ``reference`` (Gray2ColorNet), at the target's full resolution.
 
     Args:
@@ -623,8 +652,10 @@ def colorize(target, reference, *, weights=None, config=None, strength: float = 
         budget: the limits on the work (:class:`WorkBudget`); default ``WorkBudget()``. Working sizes are reduced
             (with a :class:`WorkBudgetWarning`) when the matching would cost more than it allows.
         adapt: steps of reference-adaptive colorization (:mod:`colorlab.adapt`, ours): a copy of the model is
-            first fine-tuned on pairs cut from the reference alone; 0 (default) colours with the weights as they
-            are. The weights on disk and a model passed in are never changed.
+            first fine-tuned on pairs cut from the reference alone; 0 colours with the weights as they are;
+            ``None`` (default) does what the weights recommend (:func:`resolve_adaptation`: with the demo
+            weights, a few steps when the reference matches the target; ``docs/adapt_study.md``). The weights on
+            disk and a model passed in are never changed.
         seed: of the adaptation's pairs.
         adapt_options: as for :class:`Colorizer`, e.g. ``{"min_match": 0.44}``: adapt only when the reference
             matches the target at least that well (:meth:`Colorizer.match`; ``docs/adapt_study.md``).
@@ -675,7 +706,8 @@ def _colour(colorizer: Colorizer, l_full: np.ndarray, reference_rgb: np.ndarray,
 # -------------------------------------------------------------------------------------------- many files
 def colorize_files(targets, reference, output, *, weights=None, config=None, strength: float = 1.0,
                    overwrite: bool = False, progress: bool = True, budget: WorkBudget | None = None,
-                   adapt: int = 0, seed: int = 0, adapt_options: dict | None = None) -> list[pathlib.Path]:
+                   adapt: int | None = None, seed: int = 0, adapt_options: dict | None = None
+                   ) -> list[pathlib.Path]:
     """Colours image files and writes the results (what ``colorlab colorize`` runs).
 
     Args:

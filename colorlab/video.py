@@ -473,14 +473,16 @@ class FrameColorizer:
             shape per video.
         budget: the :class:`~colorlab.inference.WorkBudget` each frame size is planned with (default
             ``WorkBudget()``).
-        adapt, seed: reference-adaptive colorization (:meth:`colorlab.inference.Colorizer.use_reference`): the
-            model adapts once to the reference, before the first frame. A scene cut re-anchors to the same
-            reference, so it does not adapt again (the adaptation depends on the reference and the seed only).
+        adapt, seed, adapt_options: reference-adaptive colorization
+            (:meth:`colorlab.inference.Colorizer.use_reference`): the model adapts once to the reference, before
+            the first frame, for ``adapt`` steps (0: not at all). A scene cut re-anchors to the same reference, so
+            it does not adapt again (the adaptation depends on the reference and the seed only). ``min_match``
+            does not apply: the adaptation happens before any frame is known.
     """
 
     def __init__(self, model, reference, *, strength: float = 1.0, working_size: int | None = None,
                  propagation: TemporalPropagation | None = None, batch_size: int = 8, budget=None,
-                 adapt: int = 0, seed: int = 0):
+                 adapt: int = 0, seed: int = 0, adapt_options: dict | None = None):
         from colorlab.inference import Colorizer
         from colorlab.io import load_image
 
@@ -489,7 +491,7 @@ class FrameColorizer:
             _check_int("working_size", working_size, 8)
         _check_int("batch_size", batch_size, 1)
         self.colorizer = Colorizer(model, strength=strength, working_size=working_size, budget=budget,
-                                   adapt=adapt, seed=seed)
+                                   adapt=adapt, seed=seed, adapt_options=adapt_options)
         self.model = self.colorizer.trained          # the weights as loaded (what a job's fingerprint records)
         self.working_size = self.colorizer.working_size
         self.batch_size = int(batch_size)
@@ -594,14 +596,15 @@ def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
 def colorize_frames(frames, reference, *, weights=None, config=None, strength: float = 1.0,
                     working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                     cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, progress: bool = False,
-                    return_stats: bool = False, budget=None, adapt: int = 0, seed: int = 0):
+                    return_stats: bool = False, budget=None, adapt: int | None = None, seed: int = 0):
     """Colours a clip held in memory (what :func:`colorize_video` does to a file, without the file).
 
     Args:
         frames: uint8 RGB ``(T, H, W, 3)``, consecutive frames of one clip.
         reference: the colour reference (path, PIL image or array).
         weights, config, strength, working_size, budget, adapt, seed: as for :func:`colorlab.colorize` (the model
-            adapts once to the reference).
+            adapts once to the reference, whatever it matches: ``None`` takes the weights' recommended steps and
+            options, except ``min_match``).
         temporal_weight: ``w`` of :class:`TemporalPropagation`; 0 gives per-frame colorization.
         cut_threshold: scene-cut threshold of :class:`TemporalPropagation`.
         batch_size: frames per model call.
@@ -611,16 +614,18 @@ def colorize_frames(frames, reference, *, weights=None, config=None, strength: f
     Returns:
         uint8 RGB ``(T, H, W, 3)`` (and the list of :class:`FrameStats` if ``return_stats``).
     """
+    from colorlab.inference import resolve_adaptation
     from colorlab.models import load_generator
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ConfigError(f"frames must be uint8 RGB (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
     _check_int("batch_size", batch_size, 1)
+    adapt, adapt_options = resolve_adaptation(weights, adapt)
     colorizer = FrameColorizer(load_generator(weights, config), reference, strength=strength,
                                working_size=working_size, batch_size=batch_size, budget=budget,
                                propagation=TemporalPropagation(temporal_weight, cut_threshold=cut_threshold),
-                               adapt=adapt, seed=seed)
+                               adapt=adapt, seed=seed, adapt_options=adapt_options)
     colorizer.plan(frames.shape[1:3]).warn_if_reduced(f"video frames of {frames.shape[2]}×{frames.shape[1]}",
                                                       f"reference {_describe(reference)}")
     starts = range(0, len(frames), batch_size)
@@ -933,7 +938,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
                    working_size: int | None = None, temporal_weight: float = TEMPORAL_WEIGHT,
                    cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8, crf: int = DEFAULT_CRF,
                    overwrite: bool = False, restart: bool = False, progress: bool = True,
-                   segment_frames: int = SEGMENT_FRAMES, budget=None, adapt: int = 0) -> VideoResult:
+                   segment_frames: int = SEGMENT_FRAMES, budget=None, adapt: int | None = None) -> VideoResult:
     """Colours a video file from one colour reference and writes the coloured video (audio kept).
 
     Args:
@@ -941,7 +946,8 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         reference: the colour exemplar (path, PIL image or array).
         output: the coloured video, ``.mp4``, ``.mov`` or ``.mkv`` (H.264).
         weights, config, strength, working_size, adapt: as for :func:`colorlab.colorize` (the model adapts once
-            to the reference; a resumed job adapts again, identically, as the seed is fixed).
+            to the reference, whatever it matches: ``None`` takes the weights' recommended steps and options,
+            except ``min_match``; a resumed job adapts again, identically, as the seed is fixed).
         temporal_weight: ``w`` of :class:`TemporalPropagation` in [0, 1); 0 colours every frame on its own.
         cut_threshold: mean confidence below which a frame starts a new shot (re-anchored to the reference).
         batch_size: frames per model call.
@@ -970,14 +976,15 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         ColorlabError: weights that cannot be loaded; an interrupted job for other settings in the way, or a
             damaged one (both need ``restart=True``).
     """
-    from colorlab.inference import WorkBudget
+    from colorlab.inference import WorkBudget, resolve_adaptation
     from colorlab.io import load_image
 
     start_time = time.perf_counter()
     input_path, output = pathlib.Path(input), pathlib.Path(output)
     _check_int("batch_size", batch_size, 1)
     _check_int("segment_frames", segment_frames, 1)
-    _check_int("adapt", adapt, 0)
+    if adapt is not None:
+        _check_int("adapt", adapt, 0)
     _check_number("strength", strength, 0.0, math.inf)
     if working_size is not None:
         _check_int("working_size", working_size, 8)
@@ -995,6 +1002,7 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
     plan = budget.plan((info.height, info.width), reference_rgb.shape[:2], generator_config(weights, config),
                        working_size, **names)
     plan.warn_if_reduced(**names)
+    adapt, adapt_options = resolve_adaptation(weights, adapt)
     partial = output.with_name(output.name + ".partial")
     fresh = not os.path.lexists(partial)
     lock = FolderLock(partial, what="video job").acquire()   # refused at once if another job works there
@@ -1003,8 +1011,9 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         job = _Job(partial, restart)
         colorizer = FrameColorizer(load_generator(weights, config), reference_rgb, strength=strength,
                                    working_size=working_size, batch_size=batch_size, propagation=propagation,
-                                   budget=budget, adapt=adapt)
+                                   budget=budget, adapt=adapt, adapt_options=adapt_options)
         options = {"strength": float(strength), "working_size": colorizer.working_size, "adapt": int(adapt),
+                   "adapt_options": {k: v for k, v in sorted(adapt_options.items()) if k != "min_match"},
                    "temporal_weight": float(temporal_weight), "cut_threshold": float(cut_threshold),
                    "crf": int(crf), "segment_frames": int(segment_frames)}
         job.start(_fingerprint(input_path, colorizer, options))

@@ -2,11 +2,12 @@
 
 The first ``--rows`` pairs of the "same scene, other view" protocol (:func:`colorlab.evaluate.dev_pairs` on the val
 split of the corpus, never trained on), one row each: gray input | reference | gray | global mean ab | Welsh 2002 |
-Gray2ColorNet (``--weights``, default: the demo weights) | with ``--adapt N``, the same weights adapted to each
-reference for N steps | ground truth. It is the top of the contact sheet that ``colorlab eval --protocol view --out
-DIR`` writes, in smaller cells, saved as JPEG.
+Gray2ColorNet (``--weights``, default: the demo weights) as trained (``adapt=0``) | the same as ``colorize`` runs
+it by default, adapted to each reference first when the weights recommend it (or for ``--adapt N`` steps) | ground
+truth. It is the top of the contact sheet that ``colorlab eval --protocol view --out DIR`` writes, in smaller
+cells, saved as JPEG.
 
-    python scripts/make_before_after.py --data corpus --adapt 20 --out docs/before_after.jpg --overwrite
+    python scripts/make_before_after.py --data corpus --out docs/before_after.jpg --overwrite
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ def main(argv=None) -> int:
 
     from colorlab.errors import ColorlabError
     from colorlab.evaluate import baseline_methods, contact_sheet, dev_pairs, evaluate_methods, model_method
+    from colorlab.inference import resolve_adaptation
 
     try:
         out = pathlib.Path(args.out)
         if out.exists() and not args.overwrite:
             raise ColorlabError(f"{out} exists (add --overwrite to replace it)")
         pairs = dev_pairs(args.data, "view")[:args.rows]
-        methods = {**baseline_methods(), "gray2colornet": model_method(args.weights)}
-        if args.adapt:                       # the same weights, adapted to each reference first (colorlab.adapt)
-            methods[f"adapted, {args.adapt}"] = model_method(args.weights, adapt=args.adapt)
+        methods = {**baseline_methods(), "gray2colornet, adapt=0": model_method(args.weights, adapt=0)}
+        steps, _ = resolve_adaptation(args.weights, args.adapt)
+        if steps:                            # the same weights, adapted to each reference first (colorlab.adapt)
+            name = "colorize (adapted)" if args.adapt is None else f"adapted, {steps}"
+            methods[name] = model_method(args.weights, adapt=args.adapt)
         outputs: dict = {}
         evaluate_methods(pairs, methods, outputs=outputs)
         contact_sheet(pairs, outputs, out, max_rows=args.rows, cell=args.cell, overwrite=args.overwrite)

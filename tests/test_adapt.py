@@ -293,3 +293,93 @@ def test_a_reference_matches_itself_better_than_noise(model, photos):
     itself = colorizer.match(l_small, colorizer.prepare_reference(target, l_small.shape))
     noise = colorizer.match(l_small, colorizer.prepare_reference(reference, l_small.shape))
     assert itself == pytest.approx(1.0, abs=1e-4) and noise < itself - 0.05
+
+
+@pytest.fixture
+def recommending(model, tmp_path):
+    """Saves the tiny model with an "adapt" recommendation in its .json; returns a function that rewrites it."""
+    import json
+
+    from colorlab.models import save_generator
+
+    weights, config_path = save_generator(model, tmp_path / "tiny.weights.h5")
+
+    def recommend(entry):
+        data = json.loads(config_path.read_text())
+        data["adapt"] = entry
+        config_path.write_text(json.dumps(data))
+        return weights
+
+    return recommend
+
+
+def test_weights_recommend_their_adaptation_and_adapt_none_follows_it(model, photos, recommending, adapt_calls):
+    from colorlab.inference import Colorizer, colorize, resolve_adaptation
+    from colorlab.models import generator_adaptation, save_generator
+
+    target, reference = photos
+    weights = recommending({"steps": 2, "learning_rate": 1e-3, "min_match": -1})
+    assert generator_adaptation(weights) == {"steps": 2, "learning_rate": 1e-3, "min_match": -1}
+    assert resolve_adaptation(weights, None, {"min_match": 0.5}) == (2, {"learning_rate": 1e-3, "min_match": 0.5})
+    assert resolve_adaptation(weights, 3, {"parts": "all"}) == (3, {"parts": "all"})   # an integer: as it is
+    assert resolve_adaptation(model, None) == (0, {})                                    # a built model: none
+    default = np.asarray(colorize(target, reference, weights=weights))
+    assert len(adapt_calls) == 1
+    explicit = np.asarray(colorize(target, reference, weights=model, adapt=2,
+                                   adapt_options={"learning_rate": 1e-3}))
+    assert np.abs(default.astype(int) - explicit.astype(int)).max() <= 1     # the same adaptation
+    assert np.array_equal(np.asarray(colorize(target, reference, weights=weights, adapt=0)),
+                          np.asarray(colorize(target, reference, weights=model)))
+    assert len(adapt_calls) == 2
+    colorize(target, reference, weights=weights, adapt_options={"min_match": 1.0})   # an option overridden
+    assert len(adapt_calls) == 2
+    assert Colorizer(weights).adapt_options == {"learning_rate": 1e-3, "min_match": -1}
+    plain, _ = save_generator(model, weights.parent / "plain.weights.h5")             # no recommendation: off
+    assert generator_adaptation(plain) == {} and Colorizer(plain).adapt == 0
+
+
+@pytest.mark.parametrize("entry", [{"steps": "10"}, {"steps": -1}, {"steps": True}, {"learning_rate": 1e-3},
+                                   {"steps": 2, "colour": "red"}, [2]])
+def test_a_bad_recommendation_is_refused_naming_the_file(recommending, entry):
+    from colorlab.inference import Colorizer
+
+    weights = recommending(entry)
+    with pytest.raises(ConfigError, match=r"tiny\.json.*\"adapt\" must be a dict"):
+        Colorizer(weights)
+
+
+def test_the_demo_weights_recommend_a_gated_adaptation_the_colorizer_accepts():
+    from colorlab.adapt import ReferenceAdapter
+    from colorlab.inference import resolve_adaptation
+    from colorlab.models import generator_adaptation
+
+    recommended = generator_adaptation(None)
+    steps, options = resolve_adaptation(None, None)
+    assert steps == recommended["steps"] > 0 and 0 < options["min_match"] < 1
+    options.pop("min_match")
+    ReferenceAdapter(build_gray2colornet("tiny"), steps=steps, **options)    # every option is a valid one
+
+
+def test_a_clip_and_the_command_line_follow_the_recommendation(model, photos, recommending, adapt_calls,
+                                                                tmp_path):
+    from PIL import Image
+
+    from colorlab.cli import main
+    from colorlab.course import ch10_video as course10
+    from colorlab.video import colorize_frames
+
+    weights = recommending({"steps": 2, "min_match": 1.0})
+    frames = np.repeat((photos[0][None] * 255).astype(np.uint8), 3, axis=0)
+    coloured = colorize_frames(frames, photos[1], weights=weights, batch_size=2)
+    assert len(adapt_calls) == 1                      # a clip adapts before any frame is known: no gate
+    colorize_frames(frames, photos[1], weights=weights, batch_size=2, adapt=0)
+    assert len(adapt_calls) == 1
+    trace = course10.trace_clip(frames, photos[1], weights=weights, batch_size=2)   # chapter 10's trace: the same
+    assert len(adapt_calls) == 2 and np.abs(trace.coloured.astype(int) - coloured).max() <= 1
+    target, reference = tmp_path / "gray.png", tmp_path / "reference.png"
+    Image.fromarray((photos[0] * 255).astype(np.uint8)).save(target)
+    Image.fromarray((photos[1] * 255).astype(np.uint8)).save(reference)
+    base = ["colorize", str(target), "-r", str(reference), "-w", str(weights)]
+    assert main([*base, "-o", str(tmp_path / "gated.png")]) == 0 and len(adapt_calls) == 2   # min_match 1: no
+    assert main([*base, "-o", str(tmp_path / "always.png"), "--adapt-min-match", "-1"]) == 0
+    assert len(adapt_calls) == 3

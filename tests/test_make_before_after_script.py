@@ -17,10 +17,10 @@ def test_draws_one_row_per_pair_and_never_overwrites(script, tmp_path, capsys):
     root = write_places_tree(tmp_path / "places", (48, 48), (40, 64))   # its val split: 2 photos
     out = tmp_path / "docs" / "before_after.jpg"
     out.parent.mkdir()
-    assert script.main(["--data", str(root), "--out", str(out), "--rows", "4", "--cell", "32"]) == 0
+    assert script.main(["--data", str(root), "--out", str(out), "--rows", "4", "--cell", "32", "--adapt", "0"]) == 0
     with Image.open(out) as picture:
         assert picture.format == "JPEG"
-        # 7 columns (gray input, reference, 3 baselines, the model, the truth); a 20 px header + 2 rows
+        # 7 columns (gray input, reference, 3 baselines, the model as trained, the truth); a 20 px header + 2 rows
         assert picture.size == (7 * 32, 20 + 2 * 32)
     assert sorted(p.name for p in out.parent.iterdir()) == ["before_after.jpg"]   # no temporary left behind
     before = out.read_bytes()

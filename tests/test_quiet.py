@@ -92,6 +92,7 @@ def test_everything_shows_when_asked(tmp_path):
 
 
 def test_a_cli_command_prints_no_tensorflow_notice(tmp_path):
+    """The demo weights adapt to this reference by default: tracing the adaptation's step prints nothing either."""
     sample = os.path.join(ROOT, "data", "samples")
     result = subprocess.run(
         [sys.executable, "-m", "colorlab", "colorize", os.path.join(sample, "lake_1.jpg"), "-r",
@@ -100,7 +101,8 @@ def test_a_cli_command_prints_no_tensorflow_notice(tmp_path):
         env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.png").is_file()
-    assert result.stderr == ""
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines and all(line.startswith("adapt:") for line in lines), result.stderr   # the adaptation's bar only
 
 
 def test_a_notebook_cell_shows_no_tensorflow_notice():

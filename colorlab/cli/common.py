@@ -12,16 +12,18 @@ def add_model_arguments(parser, *, strength: bool = True, min_match: bool = Fals
     ``strength``, ``--strength/-s S``."""
     parser.add_argument("--weights", "-w", metavar="W", default=None,
                         help="a .weights.h5 file (with its .json config beside it); default: the demo weights")
-    parser.add_argument("--adapt", type=int, default=0, metavar="N",
+    parser.add_argument("--adapt", type=int, default=None, metavar="N",
                         help="first fine-tune a copy of the model for N steps on pairs cut from the reference alone, "
                              "once per reference (reference-adaptive colorization, colorlab.adapt; the weights "
-                             "file is never changed); 0 = off (default)")
+                             "file is never changed); 0 = off; default: what the weights' .json recommends (the "
+                             "demo weights: 10 steps, when the reference matches the target; others: off)")
     if min_match:
         parser.add_argument("--adapt-min-match", type=float, default=None, metavar="M",
-                            help="with --adapt: adapt only when the reference matches the target at least this well "
-                                 "(mean best cosine of the model's correspondence, in [-1, 1]; for the demo weights "
-                                 "0.44 keeps adapting from hurting a reference that shows another scene; "
-                                 "docs/adapt_study.md); default: always adapt")
+                            help="adapt only when the reference matches the target at least this well (mean best "
+                                 "cosine of the model's correspondence, in [-1, 1]; -1 = always; for the demo "
+                                 "weights 0.44 keeps adapting from hurting a reference that shows another scene; "
+                                 "docs/adapt_study.md); default: the weights' recommendation without --adapt, "
+                                 "always with it")
     if strength:
         parser.add_argument("--strength", "-s", type=float, default=1.0, metavar="S",
                             help="colour strength: 0 = gray, 1 = the model's colours (default 1)")

@@ -41,7 +41,7 @@ def run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    if args.adapt < 0:
+    if args.adapt is not None and args.adapt < 0:
         raise ConfigError(f"--adapt must be an integer >= 0, got {args.adapt}")
     protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     data = pathlib.Path(args.data)

@@ -150,8 +150,8 @@ class ClipTrace:
 
 
 def trace_clip(frames, reference, *, weights=None, config=None, temporal_weight: float = TEMPORAL_WEIGHT,
-               sigma: float = CONSISTENCY_SIGMA, cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8
-               ) -> ClipTrace:
+               sigma: float = CONSISTENCY_SIGMA, cut_threshold: float = CUT_THRESHOLD, batch_size: int = 8,
+               adapt: int | None = None, seed: int = 0) -> ClipTrace:
     """Colours a clip as :func:`colorlab.video.colorize_frames` does, and records the propagation.
 
     Args:
@@ -160,16 +160,20 @@ def trace_clip(frames, reference, *, weights=None, config=None, temporal_weight:
         weights, config: the model, as for :func:`colorlab.colorize` (``None``: the demo weights).
         temporal_weight, sigma, cut_threshold: the :class:`~colorlab.video.TemporalPropagation` settings.
         batch_size: frames per model call.
+        adapt, seed: the reference adaptation, as for :func:`colorlab.video.colorize_frames` (``None``: the
+            weights' recommendation; 0: the network as trained).
 
     Returns:
         :class:`ClipTrace`.
     """
+    from colorlab.inference import resolve_adaptation
     from colorlab.models import load_generator
 
     frames = _clip(frames)
     propagation = RecordingPropagation(temporal_weight, sigma, cut_threshold)
+    adapt, adapt_options = resolve_adaptation(weights, adapt)
     colorizer = FrameColorizer(load_generator(weights, config), reference, propagation=propagation,
-                               batch_size=batch_size)
+                               batch_size=batch_size, adapt=adapt, seed=seed, adapt_options=adapt_options)
     coloured = np.concatenate([colorizer(frames[start:start + batch_size])[0]
                                for start in range(0, len(frames), batch_size)])
     l_small, ab_model, ab, stats = zip(*propagation.records)

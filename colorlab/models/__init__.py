@@ -32,7 +32,8 @@ from colorlab.models.gray2colornet import (PIECES, Gray2ColorNet, attention_map,
 from colorlab.models.mcn import MCN, ClassificationHead, DecoderStage, ResBlock
 from colorlab.models.official import (OFFICIAL_CHECKPOINT, convert_official_checkpoint, convert_state_dict,
                                       load_official_weights, official_weight_map, read_torch_state_dict)
-from colorlab.models.weights import (DEMO_WEIGHTS, WEIGHTS_SUFFIX, clear_generator_cache, config_path_for,
+from colorlab.models.weights import (ADAPTATION_KEYS, DEMO_WEIGHTS, WEIGHTS_SUFFIX, clear_generator_cache,
+                                     config_path_for, generator_adaptation,
                                      generator_config, load_generator, read_config, save_generator)
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
     "Gray2ColorNet", "PIECES", "build_gray2colornet", "explain", "attention_map", "count_params", "pad_to_multiple",
     "PatchDiscriminator", "SpectralConv2D",
     "DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
-    "generator_config", "clear_generator_cache",
+    "generator_config", "generator_adaptation", "ADAPTATION_KEYS", "clear_generator_cache",
     "OFFICIAL_CHECKPOINT", "read_torch_state_dict", "official_weight_map", "convert_state_dict",
     "load_official_weights", "convert_official_checkpoint",
 ]

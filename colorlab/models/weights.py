@@ -1,5 +1,7 @@
 """A generator on disk: ``x.weights.h5`` (Keras' weights format: no code runs when it loads, any backend reads it)
-with its config beside it in ``x.json``, ``{"config": Gray2ColorConfig.to_dict()}``.
+with its config beside it in ``x.json``, ``{"config": Gray2ColorConfig.to_dict()}``, and optionally the
+reference adaptation these weights were tuned with, ``"adapt": {"steps": 10, "batch_size": 4, ...}``
+(:func:`generator_adaptation`: what ``colorize`` does by default with them).
 
 :func:`save_generator` writes the pair (what :meth:`colorlab.train.Trainer.export_generator` calls) and
 :func:`load_generator` builds the model back from it (what :func:`colorlab.colorize`, video and evaluation use;
@@ -20,12 +22,16 @@ from colorlab.models.config import Gray2ColorConfig, get_config
 from colorlab.models.gray2colornet import Gray2ColorNet, build_gray2colornet
 
 __all__ = ["DEMO_WEIGHTS", "WEIGHTS_SUFFIX", "config_path_for", "read_config", "save_generator", "load_generator",
-           "generator_config", "clear_generator_cache"]
+           "generator_config", "generator_adaptation", "ADAPTATION_KEYS", "clear_generator_cache"]
 
 #: The shipped demo weights (any config); their config sits beside them in ``demo.json``.
 DEMO_WEIGHTS = DATA_DIR / "weights" / "demo.weights.h5"
 #: The end of every weights file name (Keras refuses others).
 WEIGHTS_SUFFIX = ".weights.h5"
+
+#: What an ``"adapt"`` entry may hold: the steps, and the options of :class:`colorlab.inference.Colorizer`'s
+#: ``adapt_options``.
+ADAPTATION_KEYS = ("steps", "batch_size", "learning_rate", "parts", "min_crop", "min_match")
 
 _CACHE: dict = {}
 
@@ -61,6 +67,41 @@ def read_config(weights: str | os.PathLike) -> Gray2ColorConfig:
         return Gray2ColorConfig.from_dict(data["config"])
     except ConfigError as error:
         raise ConfigError(f"config file {os.fspath(json_path)!r}: {error}") from None
+
+
+def generator_adaptation(weights: str | os.PathLike | Gray2ColorNet | None = None) -> dict:
+    """The reference adaptation recommended for a weights file: the ``"adapt"`` entry of its ``.json``.
+
+    A recommendation is measured for particular weights (``scripts/study_adapt.py`` on a dev split), so it lives
+    beside them; the demo weights carry one. Values are checked where they are used
+    (:class:`colorlab.inference.Colorizer`).
+
+    Args:
+        weights: a ``.weights.h5`` path, ``None`` for the demo weights, or a built model (which carries none).
+
+    Returns:
+        ``{"steps": N, **options}`` (keys from :data:`ADAPTATION_KEYS`), or ``{}``: none recorded (a built
+        model, a file without its ``.json`` or whose ``.json`` has no ``"adapt"``).
+
+    Raises:
+        ConfigError: an ``"adapt"`` entry that is not a dict of known keys with an integer ``"steps"``, or a
+            ``.json`` that cannot be read.
+    """
+    if not (weights is None or isinstance(weights, (str, os.PathLike))):
+        return {}   # a built model (or a bad argument, which load_generator reports)
+    json_path = config_path_for(DEMO_WEIGHTS if weights is None else weights)
+    if not json_path.is_file():
+        return {}
+    try:
+        entry = json.loads(json_path.read_text(encoding="utf-8")).get("adapt", {})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise ConfigError(f"cannot read config {os.fspath(json_path)!r}: {' '.join(str(error).split())}") from None
+    steps = entry.get("steps") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or set(entry) - set(ADAPTATION_KEYS) or (
+            entry and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0)):
+        raise ConfigError(f"config file {os.fspath(json_path)!r}: \"adapt\" must be a dict with an integer "
+                          f"\"steps\" >= 0 and keys among {', '.join(ADAPTATION_KEYS)}; got {entry!r}")
+    return dict(entry)
 
 
 def save_generator(model: Gray2ColorNet, path: str | os.PathLike) -> tuple[pathlib.Path, pathlib.Path]:
