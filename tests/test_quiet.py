@@ -178,3 +178,29 @@ def test_training_steps_print_nothing_on_stderr(tmp_path, mode):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["done"]
+
+
+TF_DATA = '''
+import sys
+import colorlab
+from colorlab import data, io
+from colorlab.course.ch02_data import build_mini_places365
+build_mini_places365(sys.argv[1], 48, io.sample_paths()[:4])
+pairs = data.PairDataset(sys.argv[1], "train", 32, batch_size=2, seed=0)
+inputs, targets = next(iter(pairs.as_tf_dataset(epochs=1)))
+print("done", file=sys.stderr)
+'''
+
+
+def test_the_tf_data_path_prints_nothing_on_stderr(tmp_path):
+    """tf.data writes one INFO line from C++ the first time a generator dataset runs in a process ('Memory patch
+    applied: M_TRIM_THRESHOLD=...', seen in chapter 02); PairDataset.as_tf_dataset keeps it off the page."""
+    script = tmp_path / "tf_data.py"
+    script.write_text(TF_DATA)
+    env = {key: value for key, value in os.environ.items()                  # TensorFlow's log level as in a
+           if key not in (ENV_SHOW_ALL, "TF_CPP_MIN_LOG_LEVEL")}           # notebook (the suite's conftest sets 2)
+    env.update(PYTHONPATH=ROOT, KERAS_BACKEND="tensorflow")
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "mini")], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["done"]
