@@ -19,8 +19,10 @@ The step is the generator's alone (no discriminator, no checkpoint files): the l
 with the weights and terms of :func:`colorlab.losses.generator_loss` (the classification and adversarial terms
 are off: no labels, no discriminator). Every pair has one shape whatever the reference's aspect ratio (crops of
 ``config.image_size`` squared, the exemplar squashed to ``config.reference_size`` squared, as the official code
-feeds its reference), so the step is compiled once (``jax.jit`` / ``tf.function``) and reused for every reference. The model given is never changed: the adapted weights live in a
-second, in-memory copy of the network (:attr:`ReferenceAdapter.adapted`).
+feeds its reference), so the step is compiled once (``jax.jit`` / ``tf.function``) and reused for every
+reference. The model given is never changed: the adapted weights live in a second, in-memory copy of the network
+(:attr:`ReferenceAdapter.adapted`). :func:`shared_adapter` gives every caller with the same model and settings one
+adapter, so that copy is built and its step traced once per process (what ``colorlab.colorize`` uses).
 
 Use::
 
@@ -33,13 +35,16 @@ or ``colorlab.colorize(target, reference, adapt=20)``.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from PIL import Image
 
-from colorlab.errors import ConfigError
+from colorlab.errors import ColorlabError, ConfigError
 
-__all__ = ["ReferenceAdapter", "reference_pairs", "DEFAULT_LEARNING_RATE", "DEFAULT_BATCH_SIZE",
-           "DEFAULT_MIN_CROP", "DEFAULT_PARTS", "ADAPTABLE_PARTS"]
+__all__ = ["ReferenceAdapter", "reference_pairs", "reference_key", "shared_adapter", "clear_shared_adapters",
+           "DEFAULT_LEARNING_RATE", "DEFAULT_BATCH_SIZE", "DEFAULT_MIN_CROP", "DEFAULT_PARTS", "ADAPTABLE_PARTS",
+           "SHARED_ADAPTERS"]
 
 #: Adam's step size for adaptation (ours, chosen on the corpus's dev split: with the demo weights, 20 decoder-only
 #: steps on the "view" protocol gave mean ΔE00 5.51 at 3e-4 against 5.71 at 1e-3; ``scripts/study_adapt.py``).
@@ -55,11 +60,48 @@ ADAPTABLE_PARTS = ("all", "decoder")
 #: steps of every weight at 1e-4 gave 5.74, in about the same time; a decoder step costs about half of a full one:
 #: 0.27 s against 0.53 s on a 2-core CPU, benchmarks/results/adapt_cpu.md).
 DEFAULT_PARTS = "decoder"
+#: How many adapters :func:`shared_adapter` keeps (the most recently used; each holds a copy of its model).
+SHARED_ADAPTERS = 4
+
+_SHARED: dict = {}   # (id(model), settings) -> ReferenceAdapter, least recently used first
 
 
 def _resize(channel: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(channel.astype(np.float32), mode="F").resize(
         (size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def reference_key(reference_lab: np.ndarray) -> tuple:
+    """What identifies a reference for adaptation: its shape and the SHA-256 of its values (equal arrays, equal
+    keys)."""
+    reference_lab = np.ascontiguousarray(reference_lab, dtype=np.float32)
+    return reference_lab.shape, hashlib.sha256(reference_lab.tobytes()).hexdigest()
+
+
+def shared_adapter(model, **settings) -> "ReferenceAdapter":
+    """A :class:`ReferenceAdapter` for ``model`` and ``settings`` (its arguments), shared by every caller that asks
+    for the same: building the in-memory copy and tracing the compiled step (about 6 s for the demo weights on 2
+    CPU cores) then happen once per process, not once per ``colorize`` call. The last :data:`SHARED_ADAPTERS`
+    adapters are kept. A shared adapter may have been adapted to another reference since a caller last used it:
+    compare :attr:`ReferenceAdapter.reference_key` with :func:`reference_key` before trusting
+    :attr:`ReferenceAdapter.adapted` (:class:`colorlab.inference.Colorizer` does).
+
+    Raises:
+        ConfigError: bad settings (as :class:`ReferenceAdapter`).
+    """
+    key = (id(model), repr(sorted(settings.items())))
+    adapter = _SHARED.pop(key, None)
+    if adapter is None or adapter.model is not model:
+        adapter = ReferenceAdapter(model, **settings)
+    _SHARED[key] = adapter
+    while len(_SHARED) > SHARED_ADAPTERS:
+        _SHARED.pop(next(iter(_SHARED)))
+    return adapter
+
+
+def clear_shared_adapters() -> None:
+    """Forgets the adapters :func:`shared_adapter` kept (frees their copies)."""
+    _SHARED.clear()
 
 
 def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.random.Generator, *,
@@ -132,6 +174,8 @@ class ReferenceAdapter:
     Attributes:
         adapted: the in-memory copy holding the last adapted weights (a Gray2ColorNet of the same config).
         losses: the loss after each step of the last adaptation (list of floats).
+        reference_key: :func:`reference_key` of the reference :attr:`adapted` holds the adaptation to (None before
+            the first adaptation, and during one).
     """
 
     def __init__(self, model, *, steps: int = 20, learning_rate: float = DEFAULT_LEARNING_RATE,
@@ -167,6 +211,7 @@ class ReferenceAdapter:
         self.loss_weights = losses.LossWeights.coerce(loss_weights)
         self.seed = int(seed)
         self.losses: list[float] = []
+        self.reference_key = None
         self._adapted = None
         self._optimizer = None
         self._compiled = None
@@ -276,10 +321,12 @@ class ReferenceAdapter:
         from keras import ops
 
         adapted = self.adapted
+        self.reference_key = None
         for target, source in zip(adapted.variables, self.model.variables):
             target.assign(ops.copy(source.value))   # a copy: on JAX a compiled call may donate the copy's arrays
         self.losses = []
         if self.steps == 0:
+            self.reference_key = reference_key(reference_lab)
             return adapted
         step = self._compile()
         for variable, value in zip(self._optimizer.variables, self._fresh_optimizer):   # Adam starts afresh
@@ -312,4 +359,37 @@ class ReferenceAdapter:
                 adapted.trainable_variables[position].assign(value)
             for variable, value in zip(adapted.non_trainable_variables, non_trainable):
                 variable.assign(value)
+        self.reference_key = reference_key(reference_lab)
         return adapted
+
+    def save(self, path) -> None:
+        """Writes the adapted weights of the last :meth:`adapt` to ``path`` (Keras ``.weights.h5``, atomically).
+
+        Adapting on a multi-threaded CPU is not bit-for-bit repeatable (the order of parallel sums varies: weights
+        differ by about 1e-5 after 10 steps), so whoever must colour with exactly the same weights again, as a
+        resumed video job, saves them and :meth:`restore` s them.
+
+        Raises:
+            ConfigError: nothing adapted yet.
+        """
+        from colorlab.files import write_atomic
+
+        if self.reference_key is None:
+            raise ConfigError("adapt: nothing to save: no adaptation has finished yet")
+        write_atomic(path, self.adapted.save_weights)
+
+    def restore(self, path, reference_lab: np.ndarray):
+        """Loads weights :meth:`save` wrote for ``reference_lab`` instead of adapting again; returns :attr:`adapted`.
+
+        Raises:
+            ColorlabError: the file cannot be read or does not fit the model.
+        """
+        self.reference_key = None
+        self.losses = []
+        try:
+            self.adapted.load_weights(path)
+        except Exception as error:  # h5py / Keras raise many types (OSError, ValueError, KeyError)
+            raise ColorlabError(f"cannot load adapted weights {str(path)!r}: "
+                                f"{' '.join(str(error).split())[:200] or type(error).__name__}") from None
+        self.reference_key = reference_key(reference_lab)
+        return self.adapted

@@ -60,7 +60,6 @@ light).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pathlib
 import warnings
@@ -339,8 +338,10 @@ def guided_upsample(ab_small: np.ndarray, guide_small: np.ndarray, guide_full: n
 #: over target positions of the best cosine between the trained model's matching features). -1: always adapt. The
 #: scale depends on the weights' features; for the demo weights on the corpus's dev split, other views of the
 #: target's scene score 0.43 to 0.74 (median 0.56) and other photos 0.37 to 0.53 (median 0.43), and
-#: ``min_match=0.44`` keeps adaptation from making "other photo" pairs worse (``docs/adapt_study.md``).
+#: ``min_match=0.44`` keeps adaptation from making "other photo" pairs worse (``docs/adapt_study.md``), which is
+#: why the demo weights recommend it (:func:`resolve_adaptation`). This value applies to an explicit ``adapt=N``.
 DEFAULT_MIN_MATCH = -1.0
+
 
 def _check_options(strength, working_size, budget, adapt=0, seed=0) -> None:
     if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
@@ -459,11 +460,11 @@ class Colorizer:
         self.adapt = int(adapt)
         self.seed = int(seed)
         self._adapter = None
-        if self.adapt:   # made now, so bad options fail before any work; it builds nothing until it adapts
-            from colorlab.adapt import ReferenceAdapter
+        if self.adapt:   # found now, so bad options fail before any work; it builds nothing until it adapts
+            from colorlab.adapt import shared_adapter
 
-            self._adapter = ReferenceAdapter(self.trained, steps=self.adapt, seed=self.seed, **options)
-        self._adapted = None          # (reference key, adapted copy) of the last adaptation
+            self._adapter = shared_adapter(self.trained, steps=self.adapt, seed=self.seed, **options)
+        self._reference = None        # (key, array) of the reference self.model was adapted to
         self.last_match = None
 
     def plan(self, target_shape: tuple[int, int], reference_shape: tuple[int, int], *, target: str = "the target",
@@ -525,20 +526,28 @@ class Colorizer:
         return float(np.mean(np.max(info["correlation"][0], axis=-1)))
 
     def use_reference(self, reference_lab: np.ndarray, l_small: np.ndarray | None = None, *,
-                      progress: bool = False):
+                      progress: bool = False, saved=None):
         """Makes :attr:`model` the network for this reference: with :attr:`adapt` > 0, a copy of :attr:`trained`
         adapted to it (:class:`colorlab.adapt.ReferenceAdapter`, :attr:`adapt` steps on pairs cut from the
-        reference alone; done once per reference: the same array again reuses the adapted copy); with 0, the
-        trained model. Given the target, a reference whose :meth:`match` is below :attr:`min_match` is not
-        adapted to: the trained model colours it.
+        reference alone; done once per reference: the same array again reuses the adapted copy, and every
+        Colorizer of the same model and settings shares one adapter, :func:`colorlab.adapt.shared_adapter`, so
+        the copy is built and its step traced once per process); with 0, the trained model. Given the target, a
+        reference whose :meth:`match` is below :attr:`min_match` is not adapted to: the trained model colours it.
 
         Args:
             reference_lab: ``(h_r, w_r, 3)`` from :meth:`prepare_reference`.
             l_small: the target's ``(h, w)`` L* at the working size, or None (adapt without asking).
             progress: show the adaptation's progress bar (tqdm, stderr).
+            saved: a ``.weights.h5`` path, or None: if the file exists, the adapted weights are loaded from it
+                instead of adapting (:meth:`colorlab.adapt.ReferenceAdapter.restore`); otherwise they are written
+                there after adapting. What lets a resumed video job colour with exactly the weights it started
+                with (adapting again is not bit-for-bit repeatable on a multi-threaded CPU).
 
         Returns:
             :attr:`model`.
+
+        Raises:
+            ColorlabError: a ``saved`` file that cannot be loaded.
         """
         if self.adapt == 0:
             return self.model
@@ -548,10 +557,16 @@ class Colorizer:
             if self.last_match < self.min_match:
                 self.model = self.trained
                 return self.model
-        key = (reference_lab.shape, hashlib.sha256(np.ascontiguousarray(reference_lab).tobytes()).hexdigest())
-        if self._adapted is None or self._adapted[0] != key:
-            self._adapted = (key, self._adapter.adapt(reference_lab, progress=progress))
-        self.model = self._adapted[1]
+        from colorlab.adapt import reference_key
+
+        self._reference = (reference_key(reference_lab), reference_lab)
+        if saved is not None and os.path.isfile(saved):
+            self._adapter.restore(saved, reference_lab)
+        elif self._adapter.reference_key != self._reference[0]:
+            self._adapter.adapt(reference_lab, progress=progress)
+        if saved is not None and not os.path.isfile(saved):
+            self._adapter.save(saved)
+        self.model = self._adapter.adapted
         return self.model
 
     def colour(self, target_rgb: np.ndarray, reference_rgb: np.ndarray, *, progress: bool = False) -> np.ndarray:
@@ -586,6 +601,9 @@ class Colorizer:
         """
         from keras import ops
 
+        if self._adapter is not None and self.model is self._adapter.adapted \
+                and self._adapter.reference_key != self._reference[0]:
+            self._adapter.adapt(self._reference[1])   # the adapter is shared: another Colorizer used it since
         model = self.model
         target_l = (np.asarray(l_small, dtype=np.float32) / 50.0 - 1.0)[..., None]
         reference = np.ascontiguousarray(np.broadcast_to(reference_lab[None],

@@ -9,6 +9,17 @@ from colorlab.errors import ConfigError
 from colorlab.models import build_gray2colornet
 
 
+@pytest.fixture(autouse=True)
+def fresh_adapters():
+    """Colorizers share adapters across the process (colorlab.adapt.shared_adapter): each test starts without any,
+    so that its counts of adaptations are its own."""
+    from colorlab.adapt import clear_shared_adapters
+
+    clear_shared_adapters()
+    yield
+    clear_shared_adapters()
+
+
 def _values(variables):
     return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
 
@@ -375,11 +386,38 @@ def test_a_clip_and_the_command_line_follow_the_recommendation(model, photos, re
     colorize_frames(frames, photos[1], weights=weights, batch_size=2, adapt=0)
     assert len(adapt_calls) == 1
     trace = course10.trace_clip(frames, photos[1], weights=weights, batch_size=2)   # chapter 10's trace: the same
-    assert len(adapt_calls) == 2 and np.abs(trace.coloured.astype(int) - coloured).max() <= 1
+    assert len(adapt_calls) == 1 and np.abs(trace.coloured.astype(int) - coloured).max() <= 1   # (shared adapter)
     target, reference = tmp_path / "gray.png", tmp_path / "reference.png"
     Image.fromarray((photos[0] * 255).astype(np.uint8)).save(target)
     Image.fromarray((photos[1] * 255).astype(np.uint8)).save(reference)
     base = ["colorize", str(target), "-r", str(reference), "-w", str(weights)]
-    assert main([*base, "-o", str(tmp_path / "gated.png")]) == 0 and len(adapt_calls) == 2   # min_match 1: no
+    assert main([*base, "-o", str(tmp_path / "gated.png")]) == 0 and len(adapt_calls) == 1   # min_match 1: no
     assert main([*base, "-o", str(tmp_path / "always.png"), "--adapt-min-match", "-1"]) == 0
+    assert len(adapt_calls) == 2
+
+
+def test_colorizers_share_one_adapter_and_never_colour_with_another_references_weights(model, photos,
+                                                                                         adapt_calls):
+    from colorlab.adapt import SHARED_ADAPTERS, clear_shared_adapters, shared_adapter
+    from colorlab.inference import Colorizer
+
+    target, reference = photos
+    first, second = Colorizer(model, adapt=2, seed=3), Colorizer(model, adapt=2, seed=3)
+    ref_a = first.prepare_reference(reference)
+    ref_b = first.prepare_reference(np.ascontiguousarray(reference[::-1]))
+    l_small = first.working_lightness(target[..., 0] * 100.0)
+    adapted = first.use_reference(ref_a)
+    assert adapted is shared_adapter(model, steps=2, seed=3).adapted and len(adapt_calls) == 1
+    out_a = first.predict_ab(l_small[None], ref_a)
+    assert second.use_reference(ref_a) is adapted and len(adapt_calls) == 1          # shared: not adapted again
+    second.use_reference(ref_b)                                                     # the shared copy moves to b
+    assert len(adapt_calls) == 2
+    again = first.predict_ab(l_small[None], ref_a)                                  # first notices, adapts back
     assert len(adapt_calls) == 3
+    np.testing.assert_allclose(again, out_a, rtol=0, atol=1e-4)
+    assert shared_adapter(model, steps=2, seed=4) is not shared_adapter(model, steps=2, seed=3)   # other settings
+    for seed in range(SHARED_ADAPTERS + 1):                                          # only the last few are kept
+        shared_adapter(model, steps=1, seed=seed)
+    assert shared_adapter(model, steps=2, seed=3).reference_key is None             # made afresh
+    clear_shared_adapters()
+    assert shared_adapter(model, steps=1, seed=0).reference_key is None
