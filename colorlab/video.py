@@ -105,6 +105,8 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Farnebäck parameters of OpenCV's tutorial (as colorlab.metrics.farneback_flows), a common default.
 _FLOW_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 _JOB_VERSION = 1
+#: Where a job keeps the weights its model was adapted to the reference with (read back when it resumes).
+_ADAPTED_FILE = "adapted.weights.h5"
 
 
 def _cv2():
@@ -478,11 +480,14 @@ class FrameColorizer:
             the first frame, for ``adapt`` steps (0: not at all). A scene cut re-anchors to the same reference, so
             it does not adapt again (the adaptation depends on the reference and the seed only). ``min_match``
             does not apply: the adaptation happens before any frame is known.
+        adapted_file: a ``.weights.h5`` path where the adapted weights are kept (loaded from it if it exists;
+            :meth:`colorlab.inference.Colorizer.use_reference`): a resumed video job colours with exactly the
+            weights its first part used.
     """
 
     def __init__(self, model, reference, *, strength: float = 1.0, working_size: int | None = None,
                  propagation: TemporalPropagation | None = None, batch_size: int = 8, budget=None,
-                 adapt: int = 0, seed: int = 0, adapt_options: dict | None = None):
+                 adapt: int = 0, seed: int = 0, adapt_options: dict | None = None, adapted_file=None):
         from colorlab.inference import Colorizer
         from colorlab.io import load_image
 
@@ -502,6 +507,7 @@ class FrameColorizer:
                                                + repr(self._reference_rgb.shape).encode()).hexdigest()
         self._prepared = {}   # reference working shape -> the reference as the model reads it
         self._in_use = None   # the reference working shape colorizer.model was last set up for
+        self._adapted_file = adapted_file
 
     def plan(self, frame_shape: tuple[int, int]):
         """The working shapes for frames of ``(height, width)`` and the reference
@@ -533,7 +539,7 @@ class FrameColorizer:
             self._prepared[plan.reference] = colorizer.prepare_reference(self._reference_rgb, plan.reference)
         reference = self._prepared[plan.reference]
         if plan.reference != self._in_use:          # the model for this reference (adapted once, when adapt > 0)
-            colorizer.use_reference(reference)
+            colorizer.use_reference(reference, saved=self._adapted_file)
             self._in_use = plan.reference
 
         def lightness(frame):
@@ -688,10 +694,11 @@ def _fingerprint(input_path: pathlib.Path, colorizer: FrameColorizer, options: d
 
 class _Job:
     """The resumable work folder ``OUTPUT.partial/``: ``job.json`` plus one encoded segment and one propagation
-    state per finished segment. ``job.json`` is rewritten (atomically) only after a segment and its state are
-    complete on disk, so it never names a half-written file. The caller holds the folder's lock (its ``.lock``
-    file stays when the job restarts). Opening reads and checks an interrupted job (cheap: before the model loads);
-    :meth:`start` compares it with this run's fingerprint, or begins a new one."""
+    state per finished segment (and, when the model adapts to the reference, the adapted weights). ``job.json`` is
+    rewritten (atomically) only after a segment and its state are complete on disk, so it never names a
+    half-written file. The caller holds the folder's lock (its ``.lock`` file stays when the job restarts).
+    Opening reads and checks an interrupted job (cheap: before the model loads); :meth:`start` compares it with
+    this run's fingerprint, or begins a new one."""
 
     def __init__(self, folder: pathlib.Path, restart: bool):
         self.folder = folder
@@ -1011,7 +1018,8 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         job = _Job(partial, restart)
         colorizer = FrameColorizer(load_generator(weights, config), reference_rgb, strength=strength,
                                    working_size=working_size, batch_size=batch_size, propagation=propagation,
-                                   budget=budget, adapt=adapt, adapt_options=adapt_options)
+                                   budget=budget, adapt=adapt, adapt_options=adapt_options,
+                                   adapted_file=partial / _ADAPTED_FILE if adapt else None)
         options = {"strength": float(strength), "working_size": colorizer.working_size, "adapt": int(adapt),
                    "adapt_options": {k: v for k, v in sorted(adapt_options.items()) if k != "min_match"},
                    "temporal_weight": float(temporal_weight), "cut_threshold": float(cut_threshold),
@@ -1217,7 +1225,7 @@ def synthetic_clip(image, frames: int = 24, size=(160, 96), motion: str = "pan",
 
 # ------------------------------------------------------------------------------------------- measuring
 def evaluate_clip(frames, *, weights=None, config=None, temporal_weights=(0.0, TEMPORAL_WEIGHT),
-                  reference=None, batch_size: int = 8) -> list[dict]:
+                  reference=None, batch_size: int = 8, adapt: int | None = None, baselines=()) -> list[dict]:
     """Colours a colour clip from its own first frame and measures the result against the clip.
 
     The clip is made gray (only L* goes in), the reference is the first ground-truth frame (or ``reference``),
@@ -1230,31 +1238,49 @@ def evaluate_clip(frames, *, weights=None, config=None, temporal_weights=(0.0, T
         temporal_weights: the propagation weights to compare.
         reference: the exemplar; default the first frame.
         batch_size: frames per model call.
+        adapt: the reference adaptation, as for :func:`colorize_frames` (``None``: the weights'
+            recommendation, what :func:`colorize_video` does by default; 0: the network as trained).
+        baselines: names from :data:`colorlab.baselines.BASELINES` to score too, each frame coloured on its own
+            from the exemplar (e.g. ``("global_mean_ab",)``).
 
     Returns:
         One dict per method, ``{"method", "psnr", "ssim", "cdc", "warping_error", "cuts"}`` (PSNR in dB and SSIM
-        averaged over the frames, RGB at full resolution; CDC and warping error from :mod:`colorlab.metrics`),
-        then ``{"method": "ground truth", ...}`` with ``psnr``/``ssim`` ``nan``.
+        averaged over the frames, RGB at full resolution; CDC and warping error from :mod:`colorlab.metrics`;
+        ``cuts`` 0 for a baseline), the baselines after the model's, then ``{"method": "ground truth", ...}``
+        with ``psnr``/``ssim`` ``nan``.
     """
+    from colorlab.baselines import BASELINES
     from colorlab.metrics import cdc, farneback_flows, psnr, ssim, warping_error
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or len(frames) < 2:
         raise ConfigError(f"evaluate_clip needs a clip of at least 2 frames (T, H, W, 3), got {frames.shape}")
+    unknown = [name for name in baselines if name not in BASELINES]
+    if unknown:
+        raise ConfigError(f"evaluate_clip: unknown baselines {unknown}; known: {', '.join(BASELINES)}")
     truth = frames.astype(np.float32) / 255.0
     exemplar = frames[0] if reference is None else reference
+
+    def scored(method, pred, cuts):
+        return {"method": method, "psnr": float(np.mean(psnr(pred, truth))),
+                "ssim": float(np.mean(ssim(pred, truth))), "cdc": cdc(pred),
+                "warping_error": warping_error(pred, farneback_flows(pred)), "cuts": cuts}
+
     rows = []
     for weight in temporal_weights:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # colour frames on purpose: only their L* is used
             coloured, stats = colorize_frames(frames, exemplar, weights=weights, config=config,
-                                              temporal_weight=weight, batch_size=batch_size, return_stats=True)
-        pred = coloured.astype(np.float32) / 255.0
-        flows = farneback_flows(pred)
-        rows.append({"method": "per-frame" if weight == 0 else f"propagated (w={weight:g})",
-                     "psnr": float(np.mean(psnr(pred, truth))), "ssim": float(np.mean(ssim(pred, truth))),
-                     "cdc": cdc(pred), "warping_error": warping_error(pred, flows),
-                     "cuts": sum(s.cut for s in stats)})
+                                              temporal_weight=weight, batch_size=batch_size, return_stats=True,
+                                              adapt=adapt)
+        rows.append(scored("per-frame" if weight == 0 else f"propagated (w={weight:g})",
+                           coloured.astype(np.float32) / 255.0, sum(s.cut for s in stats)))
+    if baselines:
+        from colorlab.io import load_image
+
+        exemplar_rgb = load_image(exemplar, mode="RGB")
+        for name in baselines:
+            rows.append(scored(name, np.stack([BASELINES[name](frame, exemplar_rgb) for frame in truth]), 0))
     rows.append({"method": "ground truth", "psnr": float("nan"), "ssim": float("nan"), "cdc": cdc(truth),
                  "warping_error": warping_error(truth), "cuts": 0})
     return rows

@@ -474,6 +474,32 @@ def test_interrupted_job_resumes_to_the_same_frames(weights, files, ref, tmp_pat
     assert vf.audio_packets(output) == vf.audio_packets(reference_run)
 
 
+def test_an_adapted_job_resumes_with_the_weights_it_started_with(weights, files, ref, tmp_path, monkeypatch):
+    """Adapting again is not bit-for-bit repeatable on a multi-threaded CPU, so the job keeps the adapted weights
+    and a resume loads them instead of adapting."""
+    from colorlab.adapt import ReferenceAdapter, clear_shared_adapters
+
+    clear_shared_adapters()
+    output = tmp_path / "out.mp4"
+    _interrupt_after_first_segment(monkeypatch, files["plain"], ref, output, weights, segment_frames=4, adapt=2)
+    partial = _partial(output)
+    assert (partial / "adapted.weights.h5").is_file()
+    clear_shared_adapters()                               # as in a new process: nothing adapted in memory
+    adapted = []
+    real = ReferenceAdapter.adapt
+    monkeypatch.setattr(ReferenceAdapter, "adapt", lambda self, *a, **k: adapted.append(1) or real(self, *a, **k))
+    result = _colorize_video(files["plain"], ref, output, weights, segment_frames=4, adapt=2)
+    assert result.resumed_from == 4 and adapted == [] and not partial.exists()     # loaded, not adapted again
+    clear_shared_adapters()
+    reference_run = tmp_path / "uninterrupted.mp4"
+    _colorize_video(files["plain"], ref, reference_run, weights, segment_frames=4, adapt=2)
+    assert adapted == [1]
+    _same_frames(video.read_frames(output)[0], video.read_frames(reference_run)[0])
+    plain = tmp_path / "plain.mp4"
+    _colorize_video(files["plain"], ref, plain, weights, segment_frames=4)
+    assert not np.array_equal(video.read_frames(plain)[0], video.read_frames(reference_run)[0])   # it did adapt
+
+
 def test_leftover_job_for_other_options_needs_restart(weights, files, ref, tmp_path, monkeypatch):
     output = tmp_path / "out.mp4"
     _interrupt_after_first_segment(monkeypatch, files["plain"], ref, output, weights, segment_frames=4)
@@ -773,6 +799,21 @@ def test_evaluate_clip_rows(weights, clip):
     assert truth["cdc"] == pytest.approx(cdc(frames / 255.0), rel=1e-9)
     with pytest.raises(ConfigError):
         video.evaluate_clip(frames[:1], weights=weights)
+
+
+def test_evaluate_clip_scores_a_baseline_frame_by_frame(weights, clip):
+    from colorlab.baselines import global_mean_ab
+    from colorlab.metrics import psnr
+
+    frames = clip[:4]
+    rows = video.evaluate_clip(frames, weights=weights, temporal_weights=(0.0,), baselines=("global_mean_ab",))
+    assert [row["method"] for row in rows] == ["per-frame", "global_mean_ab", "ground truth"]
+    truth = frames / 255.0
+    expected = np.mean([psnr(global_mean_ab(frame, truth[0]), frame) for frame in truth])
+    assert rows[1]["psnr"] == pytest.approx(expected, abs=1e-4) and rows[1]["cuts"] == 0
+    assert rows[1]["cdc"] >= 0 and np.isfinite(rows[1]["warping_error"])
+    with pytest.raises(ConfigError, match="unknown baselines"):
+        video.evaluate_clip(frames, weights=weights, baselines=("sepia",))
 
 
 def _same_frames(got, expected):
