@@ -6,7 +6,11 @@ in), the **exemplar is the clip's first ground-truth colour frame**, and two met
 
 * ``per-frame``: ``temporal_weight=0``, every frame coloured on its own (what ``colorlab.colorize`` would do);
 * ``propagated``: the default ``temporal_weight`` (:data:`colorlab.video.TEMPORAL_WEIGHT`): colours carried
-  along the optical flow, re-anchored at scene cuts.
+  along the optical flow, re-anchored at scene cuts: the default video path of ``colorlab video``;
+* ``global_mean_ab``: the baseline of :mod:`colorlab.baselines`, each frame given the exemplar's mean ab.
+
+Both model methods adapt the model to the exemplar first as ``colorlab video`` does by default (the weights'
+recommended steps, ``colorlab.adapt``); ``--adapt 0`` measures the network as trained.
 
 Metrics (:mod:`colorlab.metrics`, full resolution, RGB): PSNR and SSIM against the colour original (mean over the
 frames), CDC (colour distribution consistency, JS divergence of per-channel histograms between frames t and
@@ -110,6 +114,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", "-w", default=None, metavar="W",
                         help="a .weights.h5 file (its .json beside it); default: the demo weights")
     parser.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="frames per model call (8)")
+    parser.add_argument("--adapt", type=int, default=None, metavar="N",
+                        help="adaptation steps to the exemplar (default: the weights' recommendation, as "
+                             "colorlab video; 0: the network as trained)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the photo draw (0)")
     parser.add_argument("--out", type=pathlib.Path, default=None, metavar="FILE",
                         help="also write the report here (atomically; only the marked section of a file with "
@@ -213,14 +220,20 @@ def build_clips(args) -> tuple[list[dict], list[str]]:
 
 
 # ------------------------------------------------------------------------------------------------- measure
-def measure(clips: list[dict], model, batch_size: int, log=None) -> list[dict]:
-    """Runs :func:`colorlab.video.evaluate_clip` on every clip; one row per (clip, method)."""
+#: The baselines scored beside the model (:data:`colorlab.baselines.BASELINES`).
+BASELINES = ("global_mean_ab",)
+
+
+def measure(clips: list[dict], weights, batch_size: int, log=None, adapt: int | None = None) -> list[dict]:
+    """Runs :func:`colorlab.video.evaluate_clip` on every clip (the model, adapted as ``adapt`` says, and
+    :data:`BASELINES`); one row per (clip, method)."""
     from colorlab.video import evaluate_clip
 
     rows = []
     for clip in clips:
         start = time.perf_counter()
-        result = evaluate_clip(clip["frames"], weights=model, batch_size=batch_size)
+        result = evaluate_clip(clip["frames"], weights=weights, batch_size=batch_size, adapt=adapt,
+                               baselines=BASELINES)
         frames = clip["frames"]
         for row in result:
             rows.append({"clip": clip["name"], "family": clip["family"], "frames": len(frames),
@@ -313,10 +326,33 @@ def worse_rows(rows: list[dict]) -> list[str]:
     return out
 
 
+def baseline_rows(rows: list[dict], means: list[dict], baseline: str = BASELINES[0]) -> list[str]:
+    """Markdown table: per family, the default path (propagated) minus ``baseline`` on PSNR and SSIM, and the clips
+    where it is ahead on PSNR."""
+    by = {(m["family"], m["method"]): m for m in means}
+    clips: dict[str, dict] = {}
+    for r in rows:
+        clips.setdefault(r["clip"], {"family": r["family"]})[
+            "propagated" if r["method"].startswith("propagated") else r["method"]] = r
+    lines = [f"| family | ΔPSNR (dB) | ΔSSIM | clips ahead on PSNR |", "|---|---:|---:|---:|"]
+    for family in dict.fromkeys(m["family"] for m in means):
+        prop = next((m for m in means if m["family"] == family and m["method"].startswith("propagated")), None)
+        base = by.get((family, baseline))
+        if prop is None or base is None:
+            continue
+        members = [c for c in clips.values() if "propagated" in c and baseline in c
+                   and (c["family"] == family or (family == SINGLE_SHOT and c["family"] != "cut"))]
+        ahead = sum(c["propagated"]["psnr"] > c[baseline]["psnr"] for c in members)
+        lines.append(f"| {family} | {prop['psnr'] - base['psnr']:+.2f} | {prop['ssim'] - base['ssim']:+.4f} | "
+                     f"{ahead}/{len(members)} |")
+    return lines
+
+
 def format_report(rows: list[dict], notes: list[str], command: str, model_note: str, per_clip: bool = True) -> str:
     means = family_means(rows)
     lines = ["Exemplar = the first ground-truth colour frame of each clip; `per-frame` = `temporal_weight=0`; "
-             "`propagated` = the default weight; `ground truth` = the colour original's own temporal metrics "
+             "`propagated` = the default weight (the default video path); `global_mean_ab` = each frame given the "
+             "exemplar's mean ab (a baseline); `ground truth` = the colour original's own temporal metrics "
              "(the floor). PSNR/SSIM: mean over frames, RGB, full resolution. CDC and warping error in units of "
              "10⁻³ (RGB in [0, 1]); lower is steadier.", "", f"Model: {model_note}", ""]
     lines += [f"- {note}" for note in notes]
@@ -335,6 +371,7 @@ def format_report(rows: list[dict], notes: list[str], command: str, model_note: 
               "original, above 100 % = steadier than the original (colours smoothed along the motion more than "
               "the real ones change), negative = less steady than per-frame; — where per-frame is within 2 % of "
               "the ground truth (no gap to close).", "",
+              f"### The default path minus the `{BASELINES[0]}` baseline", "", *baseline_rows(rows, means), "",
               "### Where propagation is worse than per-frame", ""]
     worse = worse_rows(rows)
     clips = len({r["clip"] for r in rows})
@@ -398,14 +435,19 @@ def main(argv=None) -> int:
             check_out(args.out, args.overwrite, args.section)   # fail before the work, not after it
         from colorlab.models import load_generator
 
-        model = load_generator(args.weights)
-        config = model.config
+        from colorlab.inference import resolve_adaptation
+
+        config = load_generator(args.weights).config
+        steps, options = resolve_adaptation(args.weights, args.adapt)
+        adapted = (f"adapted to each exemplar for {steps} steps first"
+                   + (" (the weights' recommendation, as `colorlab video` does by default)" if args.adapt is None
+                      else "") if steps else "not adapted (the network as trained)")
         source = "the shipped demo weights" if args.weights is None else f"`{pathlib.Path(args.weights).name}`"
         model_note = (f"{source} (`{config.name}` config, working size {config.image_size} px on the shorter "
-                      f"side), batch {args.batch_size}, Keras backend `{_backend()}`. Code measured: "
+                      f"side), {adapted}, batch {args.batch_size}, Keras backend `{_backend()}`. Code measured: "
                       f"{_code_versions()}.")
         clips, notes = build_clips(args)
-        rows = measure(clips, model, args.batch_size, log)
+        rows = measure(clips, args.weights, args.batch_size, log, adapt=args.adapt)
         report = format_report(rows, notes, command, model_note, per_clip=not args.summary_only)
         print(report, end="")
         if args.out is not None:
@@ -419,10 +461,10 @@ def main(argv=None) -> int:
 
 
 def _code_versions() -> str:
-    """Short SHA-256 digests of the modules the numbers depend on (the propagation and the metrics)."""
+    """Short SHA-256 digests of the modules the numbers depend on (the propagation, the adaptation, the metrics)."""
     import hashlib
 
-    files = ("colorlab/video.py", "colorlab/metrics.py")
+    files = ("colorlab/video.py", "colorlab/adapt.py", "colorlab/metrics.py")
     return ", ".join(f"`{name}` {hashlib.sha256((ROOT / name).read_bytes()).hexdigest()[:12]}" for name in files)
 
 

@@ -69,13 +69,13 @@ def test_per_clip_table_is_well_formed(report):
     header, rows = _table(report, "Per clip")
     assert header[:4] == ["clip", "frames", "size", "method"]
     clips = list(dict.fromkeys(row[0] for row in rows))
-    # vtest, pan and zoom over the 2 drawn photos, and the cut clip: 6 clips x 3 methods
-    assert len(clips) == 6 and len(rows) == 18
+    # vtest, pan and zoom over the 2 drawn photos, and the cut clip: 6 clips x 4 methods
+    assert len(clips) == 6 and len(rows) == 24
     assert clips[0] == "`vtest`" and clips[-1].startswith("`cut:")
     assert sum(c.startswith("`pan:") for c in clips) == 2 and sum(c.startswith("`zoom:") for c in clips) == 2
     for clip in clips:
         methods = [row[3] for row in rows if row[0] == clip]
-        assert methods == ["per-frame", "propagated (w=0.85)", "ground truth"]
+        assert methods == ["per-frame", "propagated (w=0.85)", "global_mean_ab", "ground truth"]
     for row in rows:
         assert row[1] == ("5" if row[0] == "`vtest`" else "4") and row[2] == "48×32"
         psnr, ssim, cdc, warp = row[4:8]
@@ -85,19 +85,31 @@ def test_per_clip_table_is_well_formed(report):
             assert 5.0 < float(psnr) < 100.0 and 0.0 < float(ssim) <= 1.0
         assert float(cdc) >= 0 and math.isfinite(float(cdc)) and float(warp) >= 0
     cut_rows = [row for row in rows if row[0].startswith("`cut:")]
-    assert cut_rows[1][-1].endswith("(expected 2)") and cut_rows[0][-1] == "—"
+    assert cut_rows[1][-1].endswith("(expected 2)") and cut_rows[0][-1] == "—" and cut_rows[2][-1] == "—"
 
 
 def test_family_means_are_the_means_of_the_clips(report):
     _, clip_rows = _table(report, "Per clip")
     header, rows = _table(report, "Averaged per clip family")
     assert header[:3] == ["family", "clips", "method"]
-    assert [row[0] for row in rows[::3]] == ["vtest", "pan", "zoom", "cut", "all single-shot"]
+    assert [row[0] for row in rows[::4]] == ["vtest", "pan", "zoom", "cut", "all single-shot"]
     pan = [float(r[4]) for r in clip_rows if r[0].startswith("`pan:") and r[3] == "per-frame"]
     family = next(r for r in rows if r[0] == "pan" and r[2] == "per-frame")
     assert family[1] == "2" and float(family[3]) == pytest.approx(np.mean(pan), abs=0.006)   # 2-decimal cells
     single = next(r for r in rows if r[0] == "all single-shot" and r[2] == "per-frame")
     assert single[1] == "5"
+
+
+def test_the_default_path_is_compared_with_the_baseline(report):
+    _, clip_rows = _table(report, "Per clip")
+    header, rows = _table(report, "The default path minus the `global_mean_ab` baseline")
+    assert header == ["family", "ΔPSNR (dB)", "ΔSSIM", "clips ahead on PSNR"]
+    assert [row[0] for row in rows] == ["vtest", "pan", "zoom", "cut", "all single-shot"]
+    psnr = {(r[0], r[3]): float(r[4]) for r in clip_rows if r[3] != "ground truth"}
+    clips = [c for c, m in psnr if m == "global_mean_ab" and not c.startswith("`cut:")]
+    ahead = sum(psnr[c, "propagated (w=0.85)"] > psnr[c, "global_mean_ab"] for c in clips)
+    assert rows[-1][3] == f"{ahead}/5"
+    assert "not adapted (the network as trained)" in report    # the tiny weights recommend no adaptation
 
 
 def test_missing_vtest_is_one_clear_error(script, dev_folder, weights, tmp_path, capsys):
