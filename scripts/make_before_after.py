@@ -40,10 +40,10 @@ def main(argv=None) -> int:
         if out.exists() and not args.overwrite:
             raise ColorlabError(f"{out} exists (add --overwrite to replace it)")
         pairs = dev_pairs(args.data, "view")[:args.rows]
-        methods = {**baseline_methods(), "gray2colornet, adapt=0": model_method(args.weights, adapt=0)}
-        steps, _ = resolve_adaptation(args.weights, args.adapt)
+        methods = {**baseline_methods(), "as trained": model_method(args.weights, adapt=0)}   # the column titles
+        steps, _ = resolve_adaptation(args.weights, args.adapt)                         # fit a 96-px cell
         if steps:                            # the same weights, adapted to each reference first (colorlab.adapt)
-            name = "colorize (adapted)" if args.adapt is None else f"adapted, {steps}"
+            name = "adapted" if args.adapt is None else f"adapted, {steps}"
             methods[name] = model_method(args.weights, adapt=args.adapt)
         outputs: dict = {}
         evaluate_methods(pairs, methods, outputs=outputs)
