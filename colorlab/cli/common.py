@@ -16,7 +16,7 @@ def add_model_arguments(parser, *, strength: bool = True, min_match: bool = Fals
                         help="first fine-tune a copy of the model for N steps on pairs cut from the reference alone, "
                              "once per reference (reference-adaptive colorization, colorlab.adapt; the weights "
                              "file is never changed); 0 = off; default: what the weights' .json recommends (the "
-                             "demo weights: 10 steps, when the reference matches the target; others: off)")
+                             "demo weights: 10 steps, for a photo only when the reference matches it; others: off)")
     if min_match:
         parser.add_argument("--adapt-min-match", type=float, default=None, metavar="M",
                             help="adapt only when the reference matches the target at least this well (mean best "
