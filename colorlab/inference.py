@@ -352,11 +352,15 @@ def _check_options(strength, working_size, budget, adapt=0, seed=0) -> None:
         raise ConfigError(f"colorize: working_size must be an integer >= 8 (pixels), got {working_size!r}")
     if budget is not None and not isinstance(budget, WorkBudget):
         raise ConfigError(f"colorize: budget must be a WorkBudget or None, got {type(budget).__name__}")
-    for name, value in (("adapt", adapt), ("seed", seed)):
-        if name == "adapt" and value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ConfigError(f"colorize: {name} must be an integer >= 0, got {value!r}")
+    _check_count("adapt", adapt, none_ok=True)
+    _check_count("seed", seed)
+
+
+def _check_count(name: str, value, *, none_ok: bool = False) -> None:
+    if none_ok and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"colorize: {name} must be an integer >= 0, got {value!r}")
 
 
 def resolve_adaptation(weights, adapt: int | None, adapt_options: dict | None = None) -> tuple[int, dict]:
@@ -370,7 +374,7 @@ def resolve_adaptation(weights, adapt: int | None, adapt_options: dict | None = 
     Raises:
         ConfigError: ``adapt`` neither None nor an integer >= 0, or a bad ``"adapt"`` entry beside the weights.
     """
-    _check_options(1.0, None, None, adapt)
+    _check_count("adapt", adapt, none_ok=True)
     if adapt is not None:
         return int(adapt), dict(adapt_options or {})
     from colorlab.models import generator_adaptation
