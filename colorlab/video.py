@@ -954,7 +954,8 @@ def colorize_video(input, reference, output, *, weights=None, config=None, stren
         output: the coloured video, ``.mp4``, ``.mov`` or ``.mkv`` (H.264).
         weights, config, strength, working_size, adapt: as for :func:`colorlab.colorize` (the model adapts once
             to the reference, whatever it matches: ``None`` takes the weights' recommended steps and options,
-            except ``min_match``; a resumed job adapts again, identically, as the seed is fixed).
+            except ``min_match``; the job keeps the adapted weights in ``OUTPUT.partial/``, and a resumed job loads
+            them rather than adapting again, which on a multi-threaded CPU would not repeat bit for bit).
         temporal_weight: ``w`` of :class:`TemporalPropagation` in [0, 1); 0 colours every frame on its own.
         cut_threshold: mean confidence below which a frame starts a new shot (re-anchored to the reference).
         batch_size: frames per model call.
