@@ -48,6 +48,7 @@ and this module.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pathlib
@@ -731,8 +732,6 @@ class _PairDataset:
         """
         import tensorflow as tf
 
-        from colorlab.quiet import filtered_stderr
-
         start = self.epoch if first_epoch is None else int(first_epoch)
         s, r = self.size, self.reference_size
         signature = ({"target_l": tf.TensorSpec((None, s, s, 1), tf.float32),
@@ -745,14 +744,23 @@ class _PairDataset:
                 for index in range(len(self)):
                     yield self.batch(index, epoch)
 
-        with filtered_stderr():
-            # The first generator dataset a process runs prints one C++ INFO line past Python's logging
-            # (generator_dataset_op.cc, "Memory patch applied: M_TRIM_THRESHOLD=..."): run an empty one here,
-            # with that line filtered (colorlab.quiet), so the real one prints nothing in a notebook or terminal.
-            for _ in tf.data.Dataset.from_generator(lambda: iter(()), output_signature=tf.TensorSpec((), tf.int32)):
-                pass
+        _first_generator_dataset()
         dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
         return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
+
+
+@functools.cache
+def _first_generator_dataset() -> None:
+    """Runs an empty generator dataset, once per process, with TensorFlow's stderr filtered: the first one a process
+    runs prints one C++ INFO line past Python's logging (generator_dataset_op.cc, "Memory patch applied:
+    M_TRIM_THRESHOLD=..."), so that ``as_tf_dataset``'s real one prints nothing in a notebook or terminal."""
+    import tensorflow as tf
+
+    from colorlab.quiet import filtered_stderr
+
+    with filtered_stderr():
+        for _ in tf.data.Dataset.from_generator(lambda: iter(()), output_signature=tf.TensorSpec((), tf.int32)):
+            pass
 
 
 #: Attributes of a dataset that stay in its process (see ``_PairDataset.__getstate__``).
