@@ -11,7 +11,8 @@ change to colorlab/video.py or colorlab/inference.py).
   easy time: real footage encodes slower), made gray (L* kept) and written with :func:`colorlab.video.write_frames`
   (H.264, CRF 18, 25 frames/s). The reference is ``data/samples/lake_2.jpg``. The model is the shipped demo
   weights (the report names their config and working size): the time depends on the config's shapes, not the
-  weights' values.
+  weights' values. Every pipeline colours with the network as trained (``adapt=0``): adapting to the reference
+  is a one-off cost per reference, before the first frame, measured by ``benchmarks/bench_adapt.py``.
 * **End to end** = :func:`colorlab.colorize_video` file to file: probe, decode (PyAV), L* of each frame, the model
   on batches at the working size, propagation (Farnebäck flow + warp + blend at the working size), guided
   upsampling and L*ab -> 8-bit RGB at full size, H.264 encode into resumable segments, remux.
@@ -145,8 +146,8 @@ def main(argv=None) -> int:
         # ------------------------------------------------------------------ end to end, file to file
         def end_to_end(weight, batch):
             return lambda: colorlab.colorize_video(clip, reference_path, folder / "output.mp4", weights=models[batch],
-                                                   temporal_weight=weight, batch_size=batch, overwrite=True,
-                                                   progress=False)
+                                                   temporal_weight=weight, batch_size=batch, adapt=0,
+                                                   overwrite=True, progress=False)
 
         for weight, batch in ((W, 8), (W, 1), (0.0, 8)):
             jobs[("e2e", weight, batch)] = end_to_end(weight, batch)
@@ -210,7 +211,7 @@ def main(argv=None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # decoded gray frames may carry a little chroma from YUV 4:2:0
                 for frame in frames[:k]:
-                    colorlab.colorize(frame, reference_path, weights=model8)
+                    colorlab.colorize(frame, reference_path, weights=model8, adapt=0)
 
         jobs["colorize"] = per_frame_colorize
         runs = interleaved_times(jobs, repeats)
@@ -237,7 +238,8 @@ def main(argv=None) -> int:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         f"`colorize_video` at **{SIZE[0]}×{SIZE[1]}**, {n} frames, demo weights (`{cfg.name}` config, model at "
-        f"{w}×{h}), {keras.backend.backend()} backend, {os.cpu_count()} CPU cores; median of {repeats} rounds "
+        f"{w}×{h}; as trained, `adapt=0`: adapting is a one-off per reference, see `bench_adapt.py`), "
+        f"{keras.backend.backend()} backend, {os.cpu_count()} CPU cores; median of {repeats} rounds "
         f"(round robin) after a warm-up, the range over the rounds beside it. Code measured: {code}.",
         "",
         "**GPU target not measured.** DESIGN.md asks for ≥ 200 frames/s at 960×540 on one H100; no GPU was available "
