@@ -43,8 +43,8 @@ from PIL import Image
 from colorlab.errors import ColorlabError, ConfigError
 
 __all__ = ["ReferenceAdapter", "reference_pairs", "reference_key", "shared_adapter", "clear_shared_adapters",
-           "DEFAULT_LEARNING_RATE", "DEFAULT_BATCH_SIZE", "DEFAULT_MIN_CROP", "DEFAULT_PARTS", "ADAPTABLE_PARTS",
-           "SHARED_ADAPTERS"]
+           "replay_pairs", "save_replay_bank", "load_replay_bank", "DEFAULT_LEARNING_RATE", "DEFAULT_BATCH_SIZE",
+           "DEFAULT_MIN_CROP", "DEFAULT_PARTS", "ADAPTABLE_PARTS", "SHARED_ADAPTERS"]
 
 #: Adam's step size for adaptation (ours, chosen on the corpus's dev split: with the demo weights, 20 decoder-only
 #: steps on the "view" protocol gave mean ΔE00 5.51 at 3e-4 against 5.71 at 1e-3; ``scripts/study_adapt.py``).
@@ -154,6 +154,68 @@ def reference_pairs(reference_lab: np.ndarray, count: int, size: int, rng: np.ra
             "reference_lab": np.ascontiguousarray(np.broadcast_to(exemplar, (count,) + exemplar.shape))}
 
 
+#: The arrays of a replay bank and their ranks (``(n, s, s, 1)``, ``(n, s, s, 2)``, ``(n, r, r, 3)``).
+_BANK_KEYS = {"target_l": 1, "target_ab": 2, "reference_lab": 3}
+
+
+def replay_pairs(root, config, count: int, *, seed: int = 0, split: str = "train") -> dict:
+    """Corpus pairs to mix into adaptation steps (``replay``): ``count`` pairs of a corpus split, as the model was
+    trained on them (:class:`colorlab.data.PairDataset`: half "same photo", half "other photo" of the class).
+
+    Args:
+        root: a Places365-layout folder (or a :class:`colorlab.data.Places365Folder`).
+        config: the model's config (its ``image_size`` and ``reference_size``).
+        count: pairs (>= 1; at most the split's photos).
+        seed: the draw (a function of it).
+        split: the corpus split; the training split by default (the pairs the weights already learned from).
+
+    Returns:
+        dict: ``target_l`` ``(count, s, s, 1)``, ``target_ab`` ``(count, s, s, 2)``, ``reference_lab``
+        ``(count, r, r, 3)``, float32 model units.
+
+    Raises:
+        ConfigError, DatasetError: bad arguments, or a folder that is not a corpus.
+    """
+    from colorlab.data import PairDataset
+
+    with PairDataset(root, split, config, batch_size=count, seed=seed, drop_remainder=True) as dataset:
+        inputs, targets = dataset.batch(0)
+    return {"target_l": inputs["target_l"], "target_ab": targets["target_ab"],
+            "reference_lab": inputs["reference_lab"]}
+
+
+def save_replay_bank(path, bank: dict) -> None:
+    """Writes :func:`replay_pairs` to ``path`` (``.npz``, atomically)."""
+    import io
+
+    from colorlab.files import write_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **{key: np.asarray(bank[key], dtype=np.float32) for key in _BANK_KEYS})
+    write_bytes(path, buffer.getvalue())
+
+
+def load_replay_bank(path, image_size: int, reference_size: int) -> dict:
+    """Reads a bank :func:`save_replay_bank` wrote and checks it fits a model of these sizes.
+
+    Raises:
+        ConfigError: a file that is missing, not a bank, or made for other sizes.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            bank = {key: np.asarray(data[key], dtype=np.float32) for key in _BANK_KEYS}
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"adapt: cannot read replay bank {str(path)!r}: "
+                          f"{' '.join(str(error).split())[:200] or type(error).__name__}") from None
+    count = len(bank["target_l"])
+    sides = {"target_l": image_size, "target_ab": image_size, "reference_lab": reference_size}
+    for key, channels in _BANK_KEYS.items():
+        if bank[key].shape != (count, sides[key], sides[key], channels) or count == 0:
+            raise ConfigError(f"adapt: replay bank {str(path)!r}: {key} has shape {bank[key].shape}, expected "
+                              f"({count or 'n >= 1'}, {sides[key]}, {sides[key]}, {channels}) for this model")
+    return bank
+
+
 class ReferenceAdapter:
     """Adapts a copy of a generator to one reference at a time (see the module docstring).
 
@@ -170,6 +232,11 @@ class ReferenceAdapter:
             reconstruction, histogram and TV are used).
         seed: the pairs are drawn from ``numpy.random.default_rng(seed)``, so an adaptation is a function of the
             reference and the seed.
+        replay: corpus pairs mixed into every step beside the ``batch_size`` reference pairs (>= 0), drawn from
+            ``replay_bank``: they keep reminding the network of the corpus it learned from, against forgetting
+            (each step then costs about ``(batch_size + replay) / batch_size`` as much).
+        replay_bank: path of a bank of corpus pairs (:func:`replay_pairs`, :func:`save_replay_bank`) at the model's
+            sizes; needed when ``replay > 0``.
 
     Attributes:
         adapted: the in-memory copy holding the last adapted weights (a Gray2ColorNet of the same config).
@@ -180,7 +247,8 @@ class ReferenceAdapter:
 
     def __init__(self, model, *, steps: int = 20, learning_rate: float = DEFAULT_LEARNING_RATE,
                  batch_size: int = DEFAULT_BATCH_SIZE, parts: str = DEFAULT_PARTS,
-                 min_crop: float = DEFAULT_MIN_CROP, crop_size: int | None = None, loss_weights=None, seed: int = 0):
+                 min_crop: float = DEFAULT_MIN_CROP, crop_size: int | None = None, loss_weights=None, seed: int = 0,
+                 replay: int = 0, replay_bank=None):
         from colorlab import losses
 
         def integer(value, minimum):
@@ -201,6 +269,10 @@ class ReferenceAdapter:
             raise ConfigError(f"adapt: crop_size must be an integer >= 8, got {crop_size!r}")
         if not 0.0 < min_crop <= 1.0:
             raise ConfigError(f"adapt: min_crop must be in (0, 1], got {min_crop!r}")
+        if not integer(replay, 0):
+            raise ConfigError(f"adapt: replay must be an integer >= 0, got {replay!r}")
+        if replay and replay_bank is None:
+            raise ConfigError("adapt: replay needs a replay_bank (a file of corpus pairs: save_replay_bank)")
         self.model = model
         self.steps = int(steps)
         self.learning_rate = float(learning_rate)
@@ -210,6 +282,14 @@ class ReferenceAdapter:
         self.crop_size = int(crop_size or model.config.image_size)
         self.loss_weights = losses.LossWeights.coerce(loss_weights)
         self.seed = int(seed)
+        self.replay = int(replay)
+        self.replay_bank = replay_bank
+        self._bank = None
+        if self.replay:
+            if self.crop_size != model.config.image_size:
+                raise ConfigError(f"adapt: replay needs crop_size = the model's image_size "
+                                  f"({model.config.image_size}), got {self.crop_size}")
+            self._bank = load_replay_bank(replay_bank, model.config.image_size, model.config.reference_size)
         self.losses: list[float] = []
         self.reference_key = None
         self._adapted = None
@@ -340,13 +420,19 @@ class ReferenceAdapter:
         rng = np.random.default_rng(self.seed)
         pairs = reference_pairs(reference_lab, self.steps * self.batch_size, self.crop_size, rng,
                                 min_crop=self.min_crop, exemplar_size=self.model.config.reference_size)
+        if self.replay:   # each step's reference pairs, then its corpus pairs
+            drawn = rng.integers(0, len(self._bank["target_l"]), size=(self.steps, self.replay))
+            pairs = {key: np.concatenate([value.reshape((self.steps, self.batch_size) + value.shape[1:]),
+                                          self._bank[key][drawn]], axis=1).reshape((-1,) + value.shape[1:])
+                     for key, value in pairs.items()}
         iterations = range(self.steps)
         if progress:
             from tqdm.auto import tqdm
 
             iterations = tqdm(iterations, desc="adapt", unit="step", leave=False)
+        per_step = self.batch_size + self.replay
         for s in iterations:
-            rows = slice(s * self.batch_size, (s + 1) * self.batch_size)
+            rows = slice(s * per_step, (s + 1) * per_step)
             batch = {key: ops.convert_to_tensor(value[rows]) for key, value in pairs.items()}
             if jax_backend:
                 state, loss = step(state, batch)

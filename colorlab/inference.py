@@ -417,7 +417,7 @@ class Colorizer:
             the demo weights a few steps, only for a reference that matches the target).
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
         adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
-            ``batch_size``, ``parts``, ``min_crop``; ``None``: its defaults, or the weights' recommendation with
+            ``batch_size``, ``parts``, ``min_crop``, ``replay``, ``replay_bank``; ``None``: its defaults, or the weights' recommendation with
             ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the
             target is known, adaptation is skipped for a reference whose :meth:`match` with it is lower.
 
@@ -446,10 +446,10 @@ class Colorizer:
         _check_options(strength, working_size, budget, adapt, seed)
         adapt, options = resolve_adaptation(weights, adapt, adapt_options)
         self.adapt_options = dict(options)
-        unknown = sorted(set(options) - {"learning_rate", "batch_size", "parts", "min_crop", "min_match"})
+        known = {"learning_rate", "batch_size", "parts", "min_crop", "min_match", "replay", "replay_bank"}
+        unknown = sorted(set(options) - known)
         if unknown:
-            raise ConfigError(f"colorize: unknown adapt_options {unknown}; known: batch_size, learning_rate, "
-                              "min_crop, min_match, parts")
+            raise ConfigError(f"colorize: unknown adapt_options {unknown}; known: {', '.join(sorted(known))}")
         min_match = options.pop("min_match", DEFAULT_MIN_MATCH)
         if isinstance(min_match, bool) or not isinstance(min_match, (int, float, np.floating, np.integer)) \
                 or not -1.0 <= float(min_match) <= 1.0:

@@ -6,11 +6,15 @@
 
 Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
 those of colorlab.adapt.ReferenceAdapter; any option may be named instead, KEY=VALUE with KEY one of parts,
-learning_rate, min_crop, min_match, batch_size, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation when the trained model's match of the
+learning_rate, min_crop, min_match, batch_size, replay, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation when the trained model's match of the
 reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
 (colorlab.evaluate.dev_pairs of --split, default val: tune here, never on test) with the same weights (default:
 the demo weights) through colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et
 al. (2002) runs once as the reference point.
+
+Replay (`replay=K`): K corpus pairs mixed into every adaptation step, drawn from the bank --replay-bank (default
+OUT/replay_bank.npz), which is made on first use from --replay-count pairs of the corpus's *training* split
+(colorlab.adapt.replay_pairs, seeded with --seed) and then reused.
 
 Gating (`--gate NAME`, a setting that always adapts): the trained model's match of each pair's reference with its
 target (colorlab.inference.Colorizer.match, as `colorize` computes it) goes to OUT/<protocol>_match.csv, and the
@@ -44,7 +48,7 @@ FIELDS = ("pair", "protocol", "method", "psnr", "ssim", "ciede2000", "colourfuln
 
 #: The option names of a setting, in the order its positional fields take them, and how each is read.
 OPTIONS = (("parts", str), ("learning_rate", float), ("min_crop", float), ("min_match", float),
-           ("batch_size", int))
+           ("batch_size", int), ("replay", int))
 
 
 def parse_setting(text: str) -> tuple[str, int, dict]:
@@ -156,6 +160,9 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", default=None, help="generator weights (default: the demo weights)")
     parser.add_argument("--limit", type=int, default=None, help="at most N pairs (drawn with --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairs' draw and of the adaptation")
+    parser.add_argument("--replay-bank", type=pathlib.Path, default=None,
+                        help="bank of corpus pairs for replay=K settings (default OUT/replay_bank.npz; made if missing)")
+    parser.add_argument("--replay-count", type=int, default=128, help="pairs in a new replay bank (128)")
     parser.add_argument("--gate", default=None,
                         help="a setting that always adapts: sweep min_match thresholds over it and 'none'")
     args = parser.parse_args(argv)
@@ -170,6 +177,17 @@ def main(argv=None) -> int:
 
     pairs = dev_pairs(args.data, args.protocol, split=args.split, limit=args.limit, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
+    bank = args.replay_bank or args.out / "replay_bank.npz"
+    if any(options.get("replay") for _, _, options in settings):
+        if not bank.exists():
+            from colorlab.adapt import replay_pairs, save_replay_bank
+            from colorlab.models import load_generator
+
+            save_replay_bank(bank, replay_pairs(args.data, load_generator(args.weights).config, args.replay_count,
+                                                seed=args.seed))
+        for _, _, options in settings:
+            if options.get("replay"):
+                options["replay_bank"] = str(bank)
     results = {}
     for name, method in [("welsh", BASELINES["welsh"])] + [(s[0], None) for s in settings]:
         path = args.out / f"{args.protocol}_{name}.csv"
@@ -189,7 +207,10 @@ def main(argv=None) -> int:
     lines = [f"# Reference adaptation study: `{args.protocol}` protocol, {args.split} split, {len(pairs)} pairs",
              "",
              f"`python scripts/study_adapt.py --data {args.data} --out {args.out} --protocol {args.protocol} "
-             f"--split {args.split} " + " ".join(f"--setting {t}" for t in args.setting) + "`",
+             f"--split {args.split} " + " ".join(f"--setting {t}" for t in args.setting)
+             + (f" --gate {args.gate}" if args.gate else "")
+             + (f" --replay-bank {bank} --replay-count {args.replay_count}" if "replay=" in str(args.setting) else "")
+             + "`",
              "",
              "| setting | steps | options | PSNR | ΔE00 | HIS | s / pair | ΔE00 − Welsh [95 %], pairs won | "
              "ΔE00 − none [95 %], pairs won |",

@@ -144,6 +144,96 @@ def test_adapting_lowers_the_loss_on_the_references_own_crops(model, reference):
 
 
 
+# --------------------------------------------------------------------------------------- replay (corpus pairs)
+def _bank(model, count, seed):
+    rng = np.random.default_rng(seed)
+    s, r = model.config.image_size, model.config.reference_size
+    return {"target_l": rng.uniform(-1, 1, (count, s, s, 1)).astype(np.float32),
+            "target_ab": rng.uniform(-0.3, 0.3, (count, s, s, 2)).astype(np.float32),
+            "reference_lab": rng.uniform(-1, 1, (count, r, r, 3)).astype(np.float32)}
+
+
+def test_replay_pairs_come_from_the_corpus_and_a_bank_round_trips(tmp_path, model):
+    from places_tree import write_places_tree
+
+    from colorlab.adapt import load_replay_bank, replay_pairs, save_replay_bank
+
+    root = write_places_tree(tmp_path / "corpus", train_sizes=(40, 48), val_size=(40, 40))
+    bank = replay_pairs(root, model.config, 4, seed=1)
+    s, r = model.config.image_size, model.config.reference_size
+    assert {k: v.shape for k, v in bank.items()} == {"target_l": (4, s, s, 1), "target_ab": (4, s, s, 2),
+                                                     "reference_lab": (4, r, r, 3)}
+    assert bank["target_ab"].std() > 0.01                      # colour photos, not blanks
+    save_replay_bank(tmp_path / "bank.npz", bank)
+    back = load_replay_bank(tmp_path / "bank.npz", s, r)
+    for key in bank:
+        np.testing.assert_array_equal(back[key], bank[key])
+    with pytest.raises(ConfigError, match="expected"):
+        load_replay_bank(tmp_path / "bank.npz", s + 8, r)
+    (tmp_path / "junk.npz").write_bytes(b"not a bank")
+    with pytest.raises(ConfigError, match="cannot read replay bank"):
+        load_replay_bank(tmp_path / "junk.npz", s, r)
+
+
+def test_replay_needs_a_bank_that_fits(model, tmp_path):
+    from colorlab.adapt import save_replay_bank
+
+    with pytest.raises(ConfigError, match="replay_bank"):
+        ReferenceAdapter(model, replay=2)
+    with pytest.raises(ConfigError, match="replay must be"):
+        ReferenceAdapter(model, replay=-1, replay_bank="x.npz")
+    small = _bank(model, 3, 0)
+    small["target_l"] = small["target_l"][:, :8, :8]
+    save_replay_bank(tmp_path / "small.npz", small)
+    with pytest.raises(ConfigError, match="target_l has shape"):
+        ReferenceAdapter(model, replay=2, replay_bank=tmp_path / "small.npz")
+    with pytest.raises(ConfigError, match="cannot read"):
+        ReferenceAdapter(model, replay=2, replay_bank=tmp_path / "missing.npz")
+
+
+def test_each_step_takes_its_reference_pairs_and_then_bank_pairs(model, reference, tmp_path, monkeypatch):
+    from colorlab.adapt import save_replay_bank
+
+    bank = _bank(model, 5, 3)
+    save_replay_bank(tmp_path / "bank.npz", bank)
+    seen = {}
+
+    def recording(adapter, name):
+        step = adapter._compile()
+        monkeypatch.setattr(adapter, "_compile", lambda: lambda *args: (
+            seen.setdefault(name, []).append({k: keras.ops.convert_to_numpy(v) for k, v in args[-1].items()})
+            or step(*args)))
+
+    plain = ReferenceAdapter(model, steps=3, batch_size=2, seed=7)
+    mixed = ReferenceAdapter(model, steps=3, batch_size=2, seed=7, replay=3, replay_bank=tmp_path / "bank.npz")
+    for name, adapter in (("plain", plain), ("mixed", mixed)):
+        recording(adapter, name)
+        adapter.adapt(reference)
+    assert len(seen["mixed"]) == 3
+    for plain_batch, mixed_batch in zip(seen["plain"], seen["mixed"]):
+        for key, value in mixed_batch.items():
+            assert len(value) == 5
+            np.testing.assert_array_equal(value[:2], plain_batch[key])      # the reference's own pairs first
+            for row in value[2:]:                                          # then pairs of the bank
+                assert any(np.array_equal(row, candidate) for candidate in bank[key])
+
+
+def test_replay_changes_the_adaptation_and_colorize_takes_it(model, reference, photos, tmp_path):
+    from colorlab.adapt import save_replay_bank
+    from colorlab.inference import Colorizer
+
+    save_replay_bank(tmp_path / "bank.npz", _bank(model, 6, 4))
+    plain = _values(ReferenceAdapter(model, steps=2, batch_size=2, learning_rate=1e-3).adapt(reference).variables)
+    mixed = ReferenceAdapter(model, steps=2, batch_size=2, learning_rate=1e-3, replay=2,
+                             replay_bank=tmp_path / "bank.npz").adapt(reference)
+    assert any(not np.allclose(a, b) for a, b in zip(plain, _values(mixed.variables)))
+    target, photo = photos
+    options = {"replay": 2, "replay_bank": tmp_path / "bank.npz"}
+    with_replay = Colorizer(model, adapt=2, seed=1, adapt_options=options).colour(target, photo)
+    without = Colorizer(model, adapt=2, seed=1).colour(target, photo)
+    assert with_replay.shape == without.shape and not np.array_equal(with_replay, without)
+
+
 # --------------------------------------------------------------------------------------- colorize(adapt=N)
 @pytest.fixture(scope="module")
 def photos():
