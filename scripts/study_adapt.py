@@ -46,9 +46,10 @@ FIELDS = ("pair", "protocol", "method", "psnr", "ssim", "ciede2000", "colourfuln
           "colourfulness_target", "seconds")
 
 
-#: The option names of a setting, in the order its positional fields take them, and how each is read.
+#: The option names of a setting and how each is read; the first :data:`POSITIONAL` may also be given by position.
 OPTIONS = (("parts", str), ("learning_rate", float), ("min_crop", float), ("min_match", float),
            ("batch_size", int), ("replay", int))
+POSITIONAL = 4
 
 
 def parse_setting(text: str) -> tuple[str, int, dict]:
@@ -65,7 +66,7 @@ def parse_setting(text: str) -> tuple[str, int, dict]:
     for position, field in enumerate(fields[1:]):
         key, named, value = field.partition("=")
         if not named:
-            if position >= len(OPTIONS) - 1 or options.keys() - {k for k, _ in OPTIONS[:position]}:
+            if position >= POSITIONAL or options.keys() - {k for k, _ in OPTIONS[:position]}:
                 raise SystemExit(f"study_adapt: --setting {text!r}: {usage}")
             key, value = OPTIONS[position][0], field
         if key not in kinds or key in options:
@@ -163,6 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--replay-bank", type=pathlib.Path, default=None,
                         help="bank of corpus pairs for replay=K settings (default OUT/replay_bank.npz; made if missing)")
     parser.add_argument("--replay-count", type=int, default=128, help="pairs in a new replay bank (128)")
+    parser.add_argument("--versus", default=None,
+                        help="a setting to compare every other with, in a last column (beside Welsh and 'none')")
     parser.add_argument("--gate", default=None,
                         help="a setting that always adapts: sweep min_match thresholds over it and 'none'")
     args = parser.parse_args(argv)
@@ -171,6 +174,8 @@ def main(argv=None) -> int:
                                   or any(s[0] == args.gate and "min_match" in s[2] for s in settings)):
         raise SystemExit(f"study_adapt: --gate {args.gate!r} needs a setting 'none' and an ungated setting of that "
                          "name")
+    if args.versus is not None and args.versus not in {s[0] for s in settings}:
+        raise SystemExit(f"study_adapt: --versus {args.versus!r} names no --setting")
 
     from colorlab.baselines import BASELINES
     from colorlab.evaluate import dev_pairs, paired_difference
@@ -208,13 +213,13 @@ def main(argv=None) -> int:
              "",
              f"`python scripts/study_adapt.py --data {args.data} --out {args.out} --protocol {args.protocol} "
              f"--split {args.split} " + " ".join(f"--setting {t}" for t in args.setting)
-             + (f" --gate {args.gate}" if args.gate else "")
+             + (f" --gate {args.gate}" if args.gate else "") + (f" --versus {args.versus}" if args.versus else "")
              + (f" --replay-bank {bank} --replay-count {args.replay_count}" if "replay=" in str(args.setting) else "")
              + "`",
              "",
              "| setting | steps | options | PSNR | ΔE00 | HIS | s / pair | ΔE00 − Welsh [95 %], pairs won | "
-             "ΔE00 − none [95 %], pairs won |",
-             "|---|---:|---|---:|---:|---:|---:|---|---|"]
+             "ΔE00 − none [95 %], pairs won |" + (f" ΔE00 − {args.versus} [95 %], pairs won |" if args.versus else ""),
+             "|---|---:|---|---:|---:|---:|---:|---|---|" + ("---|" if args.versus else "")]
 
     def mean(name, metric):
         values = [row[metric] for row in results[name] if abs(row[metric]) != float("inf")]
@@ -229,10 +234,11 @@ def main(argv=None) -> int:
     for name in ["welsh"] + [s[0] for s in settings]:
         spec = next((s for s in settings if s[0] == name), None)
         steps = spec[1] if spec else "—"
-        options = ", ".join(f"{k}={v}" for k, v in spec[2].items()) if spec and spec[2] else "—"
+        shown = {k: v for k, v in (spec[2] if spec else {}).items() if k != "replay_bank"}   # in the command
+        options = ", ".join(f"{k}={v}" for k, v in shown.items()) or "—"
         lines.append(f"| {name} | {steps} | {options} | {mean(name, 'psnr'):.2f} | {mean(name, 'ciede2000'):.3f} | "
                      f"{mean(name, 'his'):.3f} | {mean(name, 'seconds'):.1f} | {versus(name, 'welsh')} | "
-                     f"{versus(name, 'none')} |")
+                     f"{versus(name, 'none')} |" + (f" {versus(name, args.versus)} |" if args.versus else ""))
     if args.gate is not None:
         path = args.out / f"{args.protocol}_match.csv"
         if not path.exists():

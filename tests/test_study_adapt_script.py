@@ -95,3 +95,36 @@ def test_a_gate_without_none_or_on_a_gated_setting_is_refused(script, dev_folder
         with pytest.raises(SystemExit, match="needs a setting 'none' and an ungated setting"):
             script.main(argv)
     assert not (tmp_path / "x").exists()
+
+
+def test_replay_settings_make_a_bank_from_the_training_split_and_versus_adds_a_column(script, weights, tmp_path):
+    from PIL import Image
+
+    from colorlab.adapt import load_replay_bank
+    from colorlab.models import load_generator
+
+    root = write_sample_val_folder(tmp_path / "corpus", ["/a/animal"], [("cat_1", 0), ("dog_1", 0)], (48, 40))
+    (root / "data_256" / "a" / "animal").mkdir(parents=True)
+    for index in (1, 2, 3):     # a training split of three photos (the val photos, resized)
+        Image.open(root / "val_256" / f"Places365_val_{1 + index % 2:08d}.jpg").resize((40 + 4 * index, 40)).save(
+            root / "data_256" / "a" / "animal" / f"{index:08d}.jpg")
+    (root / "places365_train_standard.txt").write_text("".join(f"/a/animal/{i:08d}.jpg 0\n" for i in (1, 2, 3)))
+    out = tmp_path / "study"
+    argv = ["--data", str(root), "--out", str(out), "--weights", str(weights), "--replay-count", "3",
+            "--setting", "none=0", "--setting", "two=2:decoder:1e-3", "--setting", "mix=2:decoder:1e-3:replay=2",
+            "--versus", "two"]
+    assert script.main(argv) == 0
+    config = load_generator(weights).config
+    bank = load_replay_bank(out / "replay_bank.npz", config.image_size, config.reference_size)
+    assert len(bank["target_l"]) == 3
+    rows = {}
+    for name in ("two", "mix"):
+        with open(out / f"view_{name}.csv", newline="") as handle:
+            rows[name] = [float(r["ciede2000"]) for r in csv.DictReader(handle)]
+    assert rows["two"] != rows["mix"]                # the corpus pairs changed the adaptation
+    summary = (out / "view_summary.md").read_text()
+    assert "ΔE00 − two [95 %]" in summary and f"--replay-bank {out / 'replay_bank.npz'}" in summary
+    mix = next(line for line in summary.splitlines() if line.startswith("| mix |"))
+    assert "replay=2" in mix and "replay_bank" not in mix and mix.count("/2") == 3
+    with pytest.raises(SystemExit, match="names no --setting"):
+        script.main(argv[:-1] + ["three"])
