@@ -445,7 +445,7 @@ def main(argv=None) -> int:
         source = "the shipped demo weights" if args.weights is None else f"`{pathlib.Path(args.weights).name}`"
         model_note = (f"{source} (`{config.name}` config, working size {config.image_size} px on the shorter "
                       f"side), {adapted}, batch {args.batch_size}, Keras backend `{_backend()}`. Code measured: "
-                      f"{_code_versions()}.")
+                      f"{code_versions()}.")
         clips, notes = build_clips(args)
         rows = measure(clips, args.weights, args.batch_size, log, adapt=args.adapt)
         report = format_report(rows, notes, command, model_note, per_clip=not args.summary_only)
@@ -460,7 +460,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _code_versions() -> str:
+def code_versions() -> str:
     """Short SHA-256 digests of the modules the numbers depend on (the propagation, the adaptation, the metrics)."""
     import hashlib
 

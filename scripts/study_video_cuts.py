@@ -16,8 +16,8 @@ eval_video's ``cut`` clip. The exemplar is the first colour frame; only L* goes 
 ``colorlab.video.colorize_frames`` and the default propagation: adapted as ``colorlab video`` does (the weights'
 recommended steps) and as trained (``adapt=0``). The report gives the mean PSNR (RGB, against the colour original)
 of each shot, per clip and on average, and the mean difference adapted − as trained (per shot and over the whole
-clip, the mean of its frames' PSNR) over the clips with a 95 % bootstrap interval (10,000 resamples of the clips). Deterministic for given arguments up to the adaptation's
-float32 round-off on a multi-threaded CPU.
+clip, the mean of its frames' PSNR) over the clips with a 95 % bootstrap interval (10,000 resamples of the clips).
+Deterministic for given arguments up to the adaptation's float32 round-off on a multi-threaded CPU.
 
 Exit status 0 on success, 2 with one line on stderr for bad input.
 """
@@ -35,7 +35,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from eval_video import cut_partner, dev_photos, write_report  # noqa: E402  (a sibling script)
+from eval_video import code_versions, cut_partner, dev_photos, write_report  # noqa: E402  (a sibling script)
 
 SECTION = "cuts"
 
@@ -108,7 +108,8 @@ def main(argv=None) -> int:
     lines = [f"{len(rows)} cut clips of {args.clip_frames} frames ({args.size[0]}×{args.size[1]}; {half} frames of a "
              f"pan over a dev photo, then {args.clip_frames - half} of a pan over a dev photo of another class); "
              "exemplar = the first colour frame; default propagation. `trained`: `adapt=0`; `adapted`: the "
-             f"weights' recommendation ({steps} steps, as `colorlab video`). Mean PSNR (dB, RGB) per shot.", "",
+             f"weights' recommendation ({steps} steps, as `colorlab video`). Mean PSNR (dB, RGB) per shot. "
+             f"Code measured: {code_versions()}.", "",
              "| clip (shot 1 → shot 2) | shot 1 trained | shot 1 adapted | shot 2 trained | shot 2 adapted |",
              "|---|---:|---:|---:|---:|"]
     for row in rows:

@@ -52,6 +52,7 @@ def test_the_study_splits_each_clip_at_its_cut_and_writes_its_section(script, de
     assert text.startswith("Kept.\n<!-- eval_video:cuts:begin -->\n")
     assert text.endswith("<!-- eval_video:cuts:end -->\nTail.\n")
     assert "stale" not in text and "(2 steps, as `colorlab video`)" in text
+    assert re.search(r"Code measured: `colorlab/video.py` [0-9a-f]{12}", text)
     rows = [line for line in text.splitlines() if re.match(r"\| Places365_val_\d+ ", line)]
     assert len(rows) == 2 and all("→" in row for row in rows)
     values = np.array([[float(cell) for cell in row.strip("|").split("|")[1:]] for row in rows])
