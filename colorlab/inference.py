@@ -417,8 +417,8 @@ class Colorizer:
             the demo weights a few steps, only for a reference that matches the target).
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
         adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
-            ``batch_size``, ``parts``, ``min_crop``, ``replay``, ``replay_bank``; ``None``: its defaults, or the weights' recommendation with
-            ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the
+            ``batch_size``, ``parts``, ``min_crop``, ``replay``, ``replay_bank``; ``None``: its defaults, or the
+            weights' recommendation with ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the
             target is known, adaptation is skipped for a reference whose :meth:`match` with it is lower.
 
     Attributes:

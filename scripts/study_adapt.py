@@ -6,8 +6,8 @@
 
 Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
 those of colorlab.adapt.ReferenceAdapter; any option may be named instead, KEY=VALUE with KEY one of parts,
-learning_rate, min_crop, min_match, batch_size, replay, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation when the trained model's match of the
-reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
+learning_rate, min_crop, min_match, batch_size, replay, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation
+when the trained model's match of the reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
 (colorlab.evaluate.dev_pairs of --split, default val: tune here, never on test) with the same weights (default:
 the demo weights) through colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et
 al. (2002) runs once as the reference point.
@@ -162,7 +162,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N pairs (drawn with --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pairs' draw and of the adaptation")
     parser.add_argument("--replay-bank", type=pathlib.Path, default=None,
-                        help="bank of corpus pairs for replay=K settings (default OUT/replay_bank.npz; made if missing)")
+                        help="bank of corpus pairs for replay=K settings (default OUT/replay_bank.npz; made if "
+                             "missing)")
     parser.add_argument("--replay-count", type=int, default=128, help="pairs in a new replay bank (128)")
     parser.add_argument("--versus", default=None,
                         help="a setting to compare every other with, in a last column (beside Welsh and 'none')")
