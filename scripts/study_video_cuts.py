@@ -85,13 +85,12 @@ def main(argv=None) -> int:
     try:
         photos, items, categories = dev_photos(args.corpus, args.clips, args.seed)
         steps, _ = resolve_adaptation(args.weights, None)
+        half = args.clip_frames // 2      # the cut: each shot is the start of a full-length pan, as in eval_video
         rows = []
         for first in photos:
             second = cut_partner(first, items, args.seed)
-            half = args.clip_frames // 2
-            truth = np.concatenate([synthetic_clip(first[0], args.clip_frames, args.size, "pan")[:half],
-                                    synthetic_clip(second[0], args.clip_frames, args.size, "pan")[:args.clip_frames
-                                                                                                   - half]])
+            shots = [synthetic_clip(photo, args.clip_frames, args.size, "pan") for photo, _ in (first, second)]
+            truth = np.concatenate([shots[0][:half], shots[1][:args.clip_frames - half]])
             row = {"clip": f"{first[0].stem} ({categories[first[1]]}) → {second[0].stem} "
                            f"({categories[second[1]]})"}
             for name, adapt in (("trained", 0), ("adapted", None)):
