@@ -418,8 +418,9 @@ class Colorizer:
         seed: of the adaptation's training pairs (an adaptation is a function of the reference and the seed).
         adapt_options: other :class:`~colorlab.adapt.ReferenceAdapter` arguments (``learning_rate``,
             ``batch_size``, ``parts``, ``min_crop``, ``replay``, ``replay_bank``; ``None``: its defaults, or the
-            weights' recommendation with ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`, -1: always adapt): when the
-            target is known, adaptation is skipped for a reference whose :meth:`match` with it is lower.
+            weights' recommendation with ``adapt=None``), and ``min_match`` (default :data:`DEFAULT_MIN_MATCH`,
+            -1: always adapt): when the target is known, adaptation is skipped for a reference whose :meth:`match`
+            with it is lower.
 
     Attributes:
         trained: the :class:`~colorlab.models.Gray2ColorNet` as loaded; never modified.

@@ -7,10 +7,10 @@
 Each --setting is NAME=STEPS[:PARTS[:LEARNING_RATE[:MIN_CROP[:MIN_MATCH]]]] (PARTS "all" or "decoder"; defaults:
 those of colorlab.adapt.ReferenceAdapter; any option may be named instead, KEY=VALUE with KEY one of parts,
 learning_rate, min_crop, min_match, batch_size, replay, e.g. b4=10:batch_size=4; MIN_MATCH: skip the adaptation
-when the trained model's match of the reference with the target, colorlab.inference.Colorizer.match, is lower). Every setting colours the same pairs
-(colorlab.evaluate.dev_pairs of --split, default val: tune here, never on test) with the same weights (default:
-the demo weights) through colorlab.inference.Colorizer, the pipeline of `colorlab colorize --adapt N`. Welsh et
-al. (2002) runs once as the reference point.
+when the trained model's match of the reference with the target, colorlab.inference.Colorizer.match, is lower).
+Every setting colours the same pairs (colorlab.evaluate.dev_pairs of --split, default val: tune here, never on
+test) with the same weights (default: the demo weights) through colorlab.inference.Colorizer, the pipeline of
+`colorlab colorize --adapt N`. Welsh et al. (2002) runs once as the reference point.
 
 Replay (`replay=K`): K corpus pairs mixed into every adaptation step, drawn from the bank --replay-bank (default
 OUT/replay_bank.npz), which is made on first use from --replay-count pairs of the corpus's *training* split
@@ -184,7 +184,8 @@ def main(argv=None) -> int:
     pairs = dev_pairs(args.data, args.protocol, split=args.split, limit=args.limit, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     bank = args.replay_bank or args.out / "replay_bank.npz"
-    if any(options.get("replay") for _, _, options in settings):
+    replaying = any(options.get("replay") for _, _, options in settings)
+    if replaying:
         if not bank.exists():
             from colorlab.adapt import replay_pairs, save_replay_bank
             from colorlab.models import load_generator
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
              f"`python scripts/study_adapt.py --data {args.data} --out {args.out} --protocol {args.protocol} "
              f"--split {args.split} " + " ".join(f"--setting {t}" for t in args.setting)
              + (f" --gate {args.gate}" if args.gate else "") + (f" --versus {args.versus}" if args.versus else "")
-             + (f" --replay-bank {bank} --replay-count {args.replay_count}" if "replay=" in str(args.setting) else "")
+             + (f" --replay-bank {bank} --replay-count {args.replay_count}" if replaying else "")
              + "`",
              "",
              "| setting | steps | options | PSNR | ΔE00 | HIS | s / pair | ΔE00 − Welsh [95 %], pairs won | "
